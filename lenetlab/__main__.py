@@ -1,0 +1,3 @@
+from lenetlab.train import main
+
+main()

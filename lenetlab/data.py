@@ -1,0 +1,167 @@
+"""MNIST as a LightningDataModule: three in-memory tensors, batched by indexing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchvision.datasets import MNIST
+
+from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, check_idx_file
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR_ENV = "LENETLAB_DATA_DIR"
+MNIST_FILES = {
+    "train-images-idx3-ubyte": IMAGES_MAGIC,
+    "train-labels-idx1-ubyte": LABELS_MAGIC,
+    "t10k-images-idx3-ubyte": IMAGES_MAGIC,
+    "t10k-labels-idx1-ubyte": LABELS_MAGIC,
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """MNIST is neither on disk nor downloadable."""
+
+
+def default_data_root() -> Path:
+    """``$LENETLAB_DATA_DIR`` if set, else ``data/`` at the project root."""
+    return Path(os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
+
+
+def load_mnist(root: Path, download: bool = True) -> dict[str, torch.Tensor]:
+    """Read MNIST's four IDX files under ``root/MNIST/raw`` (downloading them if missing)."""
+    raw = Path(root) / "MNIST" / "raw"
+    missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
+    if missing and download:
+        try:
+            MNIST(root, train=True, download=True)
+        except Exception as error:  # torchvision raises RuntimeError/URLError/OSError by mirror
+            missing_list = ", ".join(missing)
+            raise DataNotFoundError(
+                f"MNIST not found in {raw} (missing: {missing_list}) and the download failed "
+                f"({type(error).__name__}). Put the four files there or set {DATA_DIR_ENV} "
+                "to a directory that holds MNIST/raw/."
+            ) from None
+        missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"MNIST not found in {raw}: expected {', '.join(MNIST_FILES)}. "
+            f"Set {DATA_DIR_ENV} to a directory that holds MNIST/raw/."
+        )
+    dims = {name: check_idx_file(raw / name, magic) for name, magic in MNIST_FILES.items()}
+    for split in ("train", "t10k"):
+        images, labels = dims[f"{split}-images-idx3-ubyte"], dims[f"{split}-labels-idx1-ubyte"]
+        if images[0] != labels[0]:
+            raise DataNotFoundError(
+                f"{raw / (split + '-images-idx3-ubyte')}: {images[0]} images but "
+                f"{labels[0]} labels in {split}-labels-idx1-ubyte"
+            )
+    train, test = MNIST(root, train=True), MNIST(root, train=False)
+    return {"train_x": train.data, "train_y": train.targets, "test_x": test.data, "test_y": test.targets}
+
+
+class TensorBatches:
+    """Yields ``(x, y)`` batches of two tensors by indexing, reshuffled each epoch.
+
+    Lightning calls ``sampler.set_epoch(epoch)`` on whatever it iterates; the permutation
+    then depends only on ``(seed, epoch)``, so a resumed run sees the same batches.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0):
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.epoch = 0
+        self.sampler = self  # where Lightning looks for set_epoch
+        self.batch_sampler = None  # what Lightning inspects on DataLoader-like objects
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=generator).to(self.x.device)
+            for start in range(0, n, self.batch_size):
+                index = order[start : start + self.batch_size]
+                yield self.x[index], self.y[index]
+        else:
+            for start in range(0, n, self.batch_size):
+                yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """MNIST split 55,000/5,000/10,000, normalized with the training split's statistics."""
+
+    def __init__(
+        self,
+        root: str | None = None,
+        batch_size: int = 100,
+        eval_batch_size: int = 1000,
+        val_size: int = 5000,
+        split_seed: int = 42,
+        seed: int = 0,
+        full_train: bool = False,
+        on_device: bool = True,
+        download: bool = True,
+    ):
+        super().__init__()
+        self.root = Path(root) if root else default_data_root()
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.val_size, self.split_seed, self.seed = val_size, split_seed, seed
+        self.full_train, self.on_device, self.download = full_train, on_device, download
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.mean = self.std = None
+
+    def prepare_data(self) -> None:
+        load_mnist(self.root, self.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        raw = load_mnist(self.root, download=False)
+        n = len(raw["train_x"])
+        if not 0 < self.val_size < n:
+            raise ValueError(f"data.val_size={self.val_size}: must be between 1 and {n - 1}")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed))
+        train_idx, val_idx = order[self.val_size :], order[: self.val_size]
+        if self.full_train:  # the final run of a search: all training images, no validation
+            train_idx = order
+        images = raw["train_x"][train_idx].float().div_(255)
+        self.mean, self.std = images.mean().item(), images.std().item()
+
+        def normalize(x: torch.Tensor) -> torch.Tensor:
+            return x.float().div_(255).sub_(self.mean).div_(self.std).unsqueeze(1)
+
+        self.splits = {
+            "train": (images.sub_(self.mean).div_(self.std).unsqueeze(1), raw["train_y"][train_idx]),
+            "val": (normalize(raw["train_x"][val_idx]), raw["train_y"][val_idx]),
+            "test": (normalize(raw["test_x"]), raw["test_y"]),
+        }
+
+    def _move_to_device(self) -> None:
+        """Move every split to the accelerator once, so no batch is copied per step."""
+        trainer = self.trainer
+        if not self.on_device or trainer is None:
+            return
+        device = trainer.strategy.root_device
+        self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+
+    def _batches(self, split: str, batch_size: int, shuffle: bool) -> TensorBatches:
+        self._move_to_device()
+        x, y = self.splits[split]
+        return TensorBatches(x, y, batch_size, shuffle, self.seed)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._batches("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._batches("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._batches("test", self.eval_batch_size, shuffle=False)

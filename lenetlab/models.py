@@ -1,0 +1,108 @@
+"""The networks of the lab reports: a configurable LeNet and the 784-300-10 MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def _as_list(value: int | Sequence[int]) -> list[int]:
+    values = [value] if isinstance(value, int) else list(value)
+    return [int(v) for v in values]
+
+
+class LeNet(nn.Sequential):
+    """Conv(k x k, same padding) -> ReLU -> MaxPool(2) per entry of ``filters``, then MLP layers.
+
+    ``filters`` is an int (two conv layers of that width) or one width per conv layer;
+    ``hidden`` lists the fully connected hidden sizes (empty: one linear layer to the classes).
+    """
+
+    def __init__(
+        self,
+        filters: int | Sequence[int] = (16, 16),
+        kernel_size: int = 3,
+        hidden: Sequence[int] = (128,),
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 28,
+    ):
+        widths = [filters, filters] if isinstance(filters, int) else _as_list(filters)
+        layers: list[nn.Module] = []
+        channels, size = in_channels, image_size
+        for width in widths:
+            layers += [
+                nn.Conv2d(channels, width, kernel_size, padding=kernel_size // 2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            channels, size = width, size // 2
+        layers.append(nn.Flatten())
+        features = channels * size * size
+        for width in _as_list(hidden):
+            layers += [nn.Linear(features, width), nn.ReLU()]
+            features = width
+        layers.append(nn.Linear(features, num_classes))
+        super().__init__(*layers)
+        self.input_shape = (in_channels, image_size, image_size)
+
+
+class MLP(nn.Sequential):
+    """Fully connected network on the flattened image (report 003: 784-300-10, sigmoid)."""
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (300,),
+        activation: str = "sigmoid",
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 28,
+    ):
+        activations = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+        if activation not in activations:
+            raise ValueError(f"model.activation={activation!r}: expected one of {sorted(activations)}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        features = in_channels * image_size * image_size
+        for width in _as_list(hidden):
+            layers += [nn.Linear(features, width), activations[activation]()]
+            features = width
+        layers.append(nn.Linear(features, num_classes))
+        super().__init__(*layers)
+        self.input_shape = (in_channels, image_size, image_size)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def parameter_table(net: nn.Module) -> list[dict]:
+    """One row per layer with parameters: name, output shape, weights, biases, total."""
+    rows, shapes = [], {}
+    hooks = [
+        module.register_forward_hook(lambda m, _, out: shapes.__setitem__(m, tuple(out.shape[1:])))
+        for module in net.modules()
+        if not list(module.children())
+    ]
+    with torch.no_grad():
+        net(torch.zeros(1, *net.input_shape))
+    for hook in hooks:
+        hook.remove()
+    for name, module in net.named_modules():
+        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+        if weight is None:
+            continue
+        weights, biases = weight.numel(), bias.numel() if bias is not None else 0
+        layer = f"{type(module).__name__}({name})"
+        rows.append(
+            {
+                "layer": layer,
+                "output_shape": shapes.get(module),
+                "weights": weights,
+                "biases": biases,
+                "total": weights + biases,
+            }
+        )
+    return rows

@@ -1,0 +1,104 @@
+"""The LightningModule: any classifier network, cross-entropy, per-epoch curves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def log_per_epoch(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
+    """Log epoch-level values with the epoch, not the global step, as TensorBoard's x-axis."""
+    # a logged "step" is what Lightning uses as the x-axis (and then it adds no "epoch" tag)
+    module.log_dict({**metrics, "step": float(module.current_epoch)}, on_step=False, on_epoch=True)
+
+
+class Classifier(L.LightningModule):
+    """Trains ``net`` with cross-entropy; logs one point per epoch, with the epoch as x-axis.
+
+    ``optimizer`` and ``scheduler`` are partials (Hydra ``_partial_: true``) that take the
+    parameters and the optimizer respectively. The loss is checked for NaN/inf every
+    ``finite_check_every`` steps: often enough to stop a diverged run within its epoch,
+    rarely enough not to stall the GPU queue with a host sync on every step.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        num_classes: int = 10,
+        finite_check_every: int = 10,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.net = torch.compile(net) if compile else net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.finite_check_every = finite_check_every
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _log_epoch(self, metrics: dict[str, torch.Tensor | float]) -> None:
+        log_per_epoch(self, metrics)
+
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._loss_count = 0
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        # summed on the device; read once per epoch (and at the finite checks) instead of per step
+        self._loss_sum += loss.detach()
+        self._loss_count += 1
+        if batch_idx % self.finite_check_every == 0 and not torch.isfinite(loss):
+            raise DivergedError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {batch_idx}"
+            )
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        loss = self._loss_sum / max(self._loss_count, 1)
+        if not torch.isfinite(loss):
+            raise DivergedError(f"training loss is {loss.item()} at the end of epoch {self.current_epoch}")
+        self._log_epoch({"train/loss": loss})
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.val_acc.update(logits, y)
+        self._log_epoch({"val/loss": F.cross_entropy(logits, y)})
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.val_acc.reset()
+        self._log_epoch({"val/acc": acc, "val/error": 1 - acc})
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        self.test_acc.update(self(x), y)
+
+    def on_test_epoch_end(self) -> None:
+        acc = self.test_acc.compute()
+        self.test_acc.reset()
+        self._log_epoch({"test/acc": acc, "test/error": 1 - acc})
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }

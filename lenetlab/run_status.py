@@ -1,0 +1,62 @@
+"""The small ``status.json`` each job writes at its end, and the sweep summary built from them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+STATUS_FILE = "status.json"
+
+
+def write_status(job_dir: Path, status: str, **fields) -> None:
+    """Write ``status.json`` atomically: readers see the old file or the new one, never half."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=job_dir, prefix=".status-", delete=False) as f:
+        json.dump({"status": status, **fields}, f, indent=2, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, job_dir / STATUS_FILE)
+
+
+def read_status(job_dir: Path) -> dict | None:
+    """The job's status record, or None if it never finished (or never started)."""
+    path = Path(job_dir) / STATUS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """Every job directory of a sweep (each holds a ``.hydra`` folder), in a stable order."""
+    return sorted({p.parent for p in Path(sweep_dir).glob("**/.hydra")})
+
+
+def summarize(sweep_dir: Path) -> tuple[str, int]:
+    """A one-screen table of the jobs of a sweep, and how many failed or never finished."""
+    lines, bad = [], 0
+    for job in job_dirs(sweep_dir):
+        record = read_status(job) or {"status": "unfinished"}
+        status = record["status"]
+        bad += status in ("failed", "unfinished")
+        metrics = record.get("metrics") or {}
+        best = metrics.get("best_val_error")
+        detail = f"best val/error {best:.4f}" if isinstance(best, float) else record.get("reason", "")
+        name = job.relative_to(sweep_dir).as_posix() if job != Path(sweep_dir) else "."
+        lines.append(f"  {status:<10} {name:<40} {detail}")
+    header = f"sweep {sweep_dir}: {len(lines)} jobs, {len(lines) - bad} finished or diverged, {bad} failed"
+    return "\n".join([header, *lines]), bad
+
+
+class SweepSummary(Callback):
+    """Hydra callback: print the summary when a multirun ends; exit 1 if any job failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        text, bad = summarize(Path(config.hydra.sweep.dir))
+        print(text, file=sys.stderr if bad else sys.stdout, flush=True)
+        if bad:
+            sys.exit(1)

@@ -1,0 +1,157 @@
+"""``python -m lenetlab.train``: fit, test and log one configuration (or a Hydra sweep of them)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+from lenetlab.callbacks import EpochTimer
+from lenetlab.models import count_parameters
+from lenetlab.module import Classifier, DivergedError
+from lenetlab.run_status import write_status
+from lenetlab.validation import ConfigError, validate
+
+log = logging.getLogger(__name__)
+
+CURVE_TAGS = (
+    "val/error",
+    "val/acc",
+    "val/loss",
+    "train/loss",
+    "test/error",
+    "test/acc",
+    "time/train_epoch_s",
+    "time/fit_s",
+)
+
+
+def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
+    """The values shown in TensorBoard's HParams tab (scalars and strings only)."""
+    model, filters = cfg.model, cfg.model.get("filters")
+    widths = [filters] if isinstance(filters, int) else list(filters or [])
+    return {
+        "model": model._target_.rsplit(".", 1)[-1],
+        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
+        "kernel_size": model.get("kernel_size", 0),
+        "hidden": "-".join(map(str, model.get("hidden") or [])) or "none",
+        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
+        "lr": cfg.optimizer.lr,
+        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.get("scheduler") else "none",
+        "batch_size": cfg.data.batch_size,
+        "max_epochs": cfg.trainer.max_epochs,
+        "accelerator": accelerator,
+        "precision": str(cfg.trainer.get("precision", 32)),
+        "seed": cfg.seed,
+        "params": count_parameters(net),
+    }
+
+
+def write_hparams(logger, hparams: dict) -> None:
+    """Add the HParams entry without the stray step-0 points that ``log_hyperparams(p, metrics)`` writes.
+
+    The HParams tab reads each metric's value from the run's own scalar curves.
+    """
+    writer = logger.experiment._get_file_writer()
+    for summary in hparams_summary(hparams, {tag: math.nan for tag in CURVE_TAGS}):
+        writer.add_summary(summary)
+    logger.experiment.flush()
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit and test one configuration; return its status and final metrics."""
+    validate(cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.output_dir)
+    datamodule = instantiate(cfg.data)
+    net = instantiate(cfg.model)
+    model = Classifier(
+        net,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        compile=cfg.get("compile", False),
+    )
+    logger = instantiate(cfg.logger)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
+    timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
+    accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
+    hparams = run_hparams(cfg, net, accelerator)
+
+    status, reason, test = "finished", None, {}
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except DivergedError as error:
+        status, reason = "diverged", str(error)
+        log.warning("diverged: %s", error)
+    last_val_error = _metric(trainer, "val/error")
+    if status == "finished" and checkpoint.best_model_path:
+        (test,) = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+    elif status == "finished":
+        (test,) = trainer.test(model, datamodule=datamodule, verbose=False)
+
+    best = checkpoint.best_model_score
+    metrics = {
+        "best_val_error": float(best) if best is not None else None,
+        "val_error": last_val_error,
+        "test_error": test.get("test/error"),
+        "test_acc": test.get("test/acc"),
+        "params": hparams["params"],
+        "epochs": len(timer.epoch_times),
+        **timer.summary(),
+    }
+    write_hparams(logger, {**hparams, "status": status})
+    logger.finalize("success")
+    write_status(
+        out, status, reason=reason, metrics=metrics, hparams=hparams, mean=datamodule.mean, std=datamodule.std
+    )
+    return {"status": status, "reason": reason, "metrics": metrics, "output_dir": str(out)}
+
+
+def _metric(trainer: L.Trainer, tag: str) -> float | None:
+    value = trainer.callback_metrics.get(tag)
+    return float(value) if value is not None else None
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
+    out = Path(cfg.output_dir)
+    try:
+        result = train(cfg)
+    except ConfigError as error:
+        write_status(out, "failed", reason=str(error))
+        if _in_multirun():
+            log.error("%s", error)
+            return None
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        write_status(out, "failed", reason=f"{type(error).__name__}: {error}")
+        if not _in_multirun():
+            raise
+        log.exception("job failed")
+        return None
+    log.info("%s: %s", result["status"], OmegaConf.to_yaml(OmegaConf.create(result["metrics"])).strip())
+    best = result["metrics"]["best_val_error"]
+    return best if best is not None else math.nan
+
+
+if __name__ == "__main__":
+    main()

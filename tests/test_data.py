@@ -1,0 +1,76 @@
+import time
+
+import pytest
+import torch
+
+from lenetlab.data import DATA_DIR_ENV, MNIST_FILES, DataNotFoundError, MNISTDataModule, load_mnist
+from lenetlab.idx import IdxFormatError
+
+
+def make_datamodule(root, **kwargs) -> MNISTDataModule:
+    dm = MNISTDataModule(root=str(root), val_size=200, batch_size=64, eval_batch_size=128, **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def test_split_sizes_and_reproducibility(fake_mnist):
+    dm, again = make_datamodule(fake_mnist), make_datamodule(fake_mnist, seed=7)
+    assert [len(dm.splits[s][0]) for s in ("train", "val", "test")] == [1000, 200, 200]
+    assert dm.splits["train"][0].shape[1:] == (1, 28, 28)
+    # the split depends on split_seed only, not on the shuffling seed
+    assert torch.equal(dm.splits["val"][1], again.splits["val"][1])
+
+
+def test_normalization_uses_training_split_statistics(fake_mnist):
+    dm = make_datamodule(fake_mnist)
+    train_x = dm.splits["train"][0]
+    assert abs(train_x.mean().item()) < 1e-4
+    assert abs(train_x.std().item() - 1) < 1e-3
+    raw = load_mnist(fake_mnist, download=False)["train_x"].float() / 255
+    assert 0 < dm.mean < raw.max()
+    assert dm.std > 0
+
+
+def test_batches_cover_the_split_and_reshuffle_per_epoch(fake_mnist):
+    dm = make_datamodule(fake_mnist)
+    loader = dm.train_dataloader()
+    assert len(loader) == -(-1000 // 64)
+    first = torch.cat([y for _, y in loader])
+    loader.set_epoch(1)
+    second = torch.cat([y for _, y in loader])
+    assert len(first) == 1000
+    assert torch.equal(first.sort().values, second.sort().values)
+    assert not torch.equal(first, second)
+    assert max(len(x) for x, _ in dm.val_dataloader()) == 128  # evaluation is batched
+
+
+def test_missing_data_names_directory_files_and_variable(tmp_path):
+    with pytest.raises(DataNotFoundError) as error:
+        load_mnist(tmp_path, download=False)
+    message = str(error.value)
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert DATA_DIR_ENV in message
+    assert all(name in message for name in MNIST_FILES)
+
+
+def test_missing_data_without_network_fails_quickly_and_clearly(tmp_path):
+    start = time.perf_counter()
+    with pytest.raises(DataNotFoundError, match="download failed"):
+        load_mnist(tmp_path, download=True)
+    assert time.perf_counter() - start < 120
+
+
+def test_truncated_idx_file_is_refused_by_name(fake_mnist, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        (raw / name).write_bytes((fake_mnist / "MNIST" / "raw" / name).read_bytes())
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])
+    with pytest.raises(IdxFormatError, match="train-images-idx3-ubyte.*truncated"):
+        load_mnist(tmp_path, download=False)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(b"\x00\x00\x08\x03" + labels.read_bytes()[4:])
+    images.write_bytes((fake_mnist / "MNIST" / "raw" / images.name).read_bytes())
+    with pytest.raises(IdxFormatError, match="t10k-labels-idx1-ubyte: magic number 2051, expected 2049"):
+        load_mnist(tmp_path, download=False)

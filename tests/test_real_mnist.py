@@ -1,0 +1,34 @@
+"""Behaviour on the real MNIST in LENETLAB_DATA_DIR (../shared/data in CI)."""
+
+import json
+
+import pytest
+from conftest import REAL_DATA
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def real_mnist():
+    if not (REAL_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.fail(f"real MNIST not found under {REAL_DATA}: set LENETLAB_DATA_DIR")
+    return REAL_DATA
+
+
+def test_split_and_statistics_of_real_mnist(real_mnist):
+    from lenetlab.data import MNISTDataModule
+
+    dm = MNISTDataModule(root=str(real_mnist))
+    dm.setup("fit")
+    assert [len(dm.splits[s][1]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
+    assert abs(dm.mean - 0.1307) < 0.001 and abs(dm.std - 0.3081) < 0.001
+
+
+def test_one_epoch_of_the_default_network_reaches_97_percent(run_cli, real_mnist, tmp_path):
+    out = tmp_path / "run"
+    args = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "callbacks.progress_bar=null"]
+    result = run_cli("lenetlab.train", *args, f"hydra.run.dir={out}", data_dir=real_mnist, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "status.json").read_text())["metrics"]
+    assert 1 - metrics["best_val_error"] >= 0.97
+    assert 1 - metrics["test_error"] >= 0.97

@@ -1,0 +1,84 @@
+"""End to end: what ``python -m lenetlab.train`` writes."""
+
+import json
+
+from conftest import FAST, scalars
+
+EPOCH_TAGS = ("train/loss", "val/loss", "val/acc", "val/error", "time/train_epoch_s")
+
+
+def test_run_logs_one_point_per_epoch_and_writes_status(run_cli, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("lenetlab.train", *FAST, f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    curves = scalars(out)
+    for tag in EPOCH_TAGS:
+        assert [step for step, _ in curves[tag]] == [0, 1], tag
+    assert {"test/acc", "test/error", "time/fit_s"} <= curves.keys()
+    assert "hp_metric" not in curves and "epoch" not in curves
+    for (_, acc), (_, error) in zip(curves["val/acc"], curves["val/error"], strict=True):
+        assert abs(acc + error - 1) < 1e-6
+
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished"
+    assert status["metrics"]["params"] == 104_250
+    assert status["metrics"]["best_val_error"] == min(v for _, v in curves["val/error"])
+    assert abs(status["metrics"]["test_error"] - curves["test/error"][-1][1]) < 1e-6
+    assert status["metrics"]["best_val_error"] < 0.5  # the synthetic digits are learnable
+    assert {p.name for p in (out / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+
+
+def test_hparams_are_logged_without_placeholder_points(run_cli, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    out = tmp_path / "run"
+    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
+    values = {}
+    for events in out.glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
+        accumulator.Reload()
+        try:
+            contents = accumulator.PluginTagToContent("hparams").values()
+        except KeyError:  # this event file holds no hparams
+            continue
+        for content in contents:
+            data = plugin_data_pb2.HParamsPluginData.FromString(content)
+            if data.HasField("session_start_info"):
+                values = {k: v for k, v in data.session_start_info.hparams.items()}
+    assert values["lr"].number_value == 0.1
+    assert values["filters"].number_value == 16
+    assert values["params"].number_value == 104_250
+    assert values["optimizer"].string_value == "SGD"
+    assert values["accelerator"].string_value == "cpu"
+    assert values["status"].string_value == "finished"
+    assert [step for step, _ in scalars(out)["val/error"]] == [0]
+
+
+def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "lenetlab.train",
+        "-m",
+        *FAST,
+        "trainer.max_epochs=1",
+        "optimizer.lr=0.1,0.01",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    # Hydra's override_dirname: the job's overrides, sorted, comma-separated
+    fixed = [*FAST, "trainer.max_epochs=1"]
+    assert [set(job.split(",")) - set(fixed) for job in jobs] == [{"optimizer.lr=0.01"}, {"optimizer.lr=0.1"}]
+    for job in jobs:
+        assert "val/error" in scalars(sweep / job)
+    assert "2 jobs, 2 finished" in result.stdout
+
+
+def test_gpu_without_cuda_stops_with_one_clear_line(run_cli, tmp_path):
+    result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto"
+    )
