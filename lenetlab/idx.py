@@ -31,9 +31,7 @@ def check_idx_file(path: Path, magic: int) -> tuple[int, ...]:
     dims = struct.unpack(f">{ndim}i", header[4:])
     expected = header_size + int(np.prod(dims))
     if size != expected:
-        raise IdxFormatError(
-            f"{path}: {size} bytes, expected {expected} for shape {dims} (truncated or corrupt)"
-        )
+        raise IdxFormatError(f"{path}: {size} bytes, expected {expected} for shape {dims} (truncated or corrupt)")
     return dims
 
 

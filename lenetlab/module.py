@@ -63,9 +63,7 @@ class Classifier(L.LightningModule):
         self._loss_sum += loss.detach()
         self._loss_count += 1
         if batch_idx % self.finite_check_every == 0 and not torch.isfinite(loss):
-            raise DivergedError(
-                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {batch_idx}"
-            )
+            raise DivergedError(f"training loss is {loss.item()} at epoch {self.current_epoch}, step {batch_idx}")
         return loss
 
     def on_train_epoch_end(self) -> None:

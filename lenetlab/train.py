@@ -114,9 +114,7 @@ def train(cfg: DictConfig) -> dict:
     }
     write_hparams(logger, {**hparams, "status": status})
     logger.finalize("success")
-    write_status(
-        out, status, reason=reason, metrics=metrics, hparams=hparams, mean=datamodule.mean, std=datamodule.std
-    )
+    write_status(out, status, reason=reason, metrics=metrics, hparams=hparams, mean=datamodule.mean, std=datamodule.std)
     return {"status": status, "reason": reason, "metrics": metrics, "output_dir": str(out)}
 
 

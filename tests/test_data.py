@@ -67,7 +67,7 @@ def test_truncated_idx_file_is_refused_by_name(fake_mnist, tmp_path):
         (raw / name).write_bytes((fake_mnist / "MNIST" / "raw" / name).read_bytes())
     images = raw / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:-100])
-    with pytest.raises(IdxFormatError, match="train-images-idx3-ubyte.*truncated"):
+    with pytest.raises(IdxFormatError, match=r"train-images-idx3-ubyte.*truncated"):
         load_mnist(tmp_path, download=False)
     labels = raw / "t10k-labels-idx1-ubyte"
     labels.write_bytes(b"\x00\x00\x08\x03" + labels.read_bytes()[4:])
