@@ -69,8 +69,19 @@ def write_hparams(logger, hparams: dict) -> None:
     logger.experiment.flush()
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit and test one configuration; return its status and final metrics."""
+class RunStopped(Exception):
+    """Raised by a callback to end a run early under its own status (a search's pruner: ``pruned``)."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
+    """Fit and test one configuration; return its status and final metrics.
+
+    ``callbacks`` are added to the configured ones (a search adds its pruning callback).
+    """
     validate(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.output_dir)
@@ -83,7 +94,7 @@ def train(cfg: DictConfig) -> dict:
         compile=cfg.get("compile", False),
     )
     logger = instantiate(cfg.logger)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *(callbacks or [])]
     trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
     checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
@@ -96,6 +107,9 @@ def train(cfg: DictConfig) -> dict:
     except DivergedError as error:
         status, reason = "diverged", str(error)
         log.warning("diverged: %s", error)
+    except RunStopped as stop:
+        status, reason = stop.status, str(stop)
+        log.info("%s: %s", status, stop)
     last_val_error = _metric(trainer, "val/error")
     if status == "finished" and checkpoint.best_model_path:
         (test,) = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
