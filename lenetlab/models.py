@@ -95,7 +95,12 @@ def parameter_table(net: nn.Module) -> list[dict]:
         if weight is None:
             continue
         weights, biases = weight.numel(), bias.numel() if bias is not None else 0
-        layer = f"{type(module).__name__}({name})"
+        if isinstance(module, nn.Conv2d):
+            layer = f"Conv({module.out_channels},{module.kernel_size[0]})"
+        elif isinstance(module, nn.Linear):
+            layer = f"FC({module.in_features},{module.out_features})"
+        else:
+            layer = f"{type(module).__name__}({name})"
         rows.append(
             {
                 "layer": layer,

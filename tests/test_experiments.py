@@ -1,0 +1,99 @@
+"""Every lab-report study is one `-m experiment=NAME` command."""
+
+import json
+
+import pytest
+from conftest import FAST, ROOT, scalars
+from hydra import compose, initialize_config_dir
+
+from lenetlab.params import expand_overrides
+
+EXPERIMENTS = {  # name: number of jobs its grid expands to
+    "learning_rate": 4,
+    "filters_runtime": 12,
+    "kernel_size": 4,
+    "adam_decay": 4,
+    "seeds": 3,
+    "mlp_baseline": 2,
+}
+
+
+def compose_experiment(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+def grid_size(cfg) -> int:
+    params = cfg.hydra.sweeper.params or {}
+    return len(expand_overrides([f"{key}={value}" for key, value in params.items()])[1])
+
+
+def test_every_experiment_config_is_tested():
+    assert {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")} == EXPERIMENTS.keys()
+
+
+@pytest.mark.parametrize(("name", "jobs"), EXPERIMENTS.items())
+def test_experiment_composes_and_expands_to_its_grid(name, jobs):
+    assert grid_size(compose_experiment(f"experiment={name}")) == jobs
+
+
+def test_experiments_set_the_reports_settings():
+    adam = compose_experiment("experiment=adam_decay")
+    assert adam.model.filters == [16, 4] and list(adam.model.hidden) == []
+    assert adam.optimizer._target_ == "torch.optim.Adam"
+    assert adam.scheduler.gamma == 0.95
+    assert (adam.data.batch_size, adam.trainer.max_epochs) == (2048, 10)
+    lr = compose_experiment("experiment=learning_rate")
+    assert (lr.data.batch_size, lr.trainer.max_epochs, list(lr.model.filters)) == (100, 20, [16, 16])
+    # seeds adds its grid on top of another experiment's
+    assert grid_size(compose_experiment("experiment=[adam_decay,seeds]")) == 12
+
+
+def test_gpu_jobs_fail_alone_on_a_machine_without_gpu(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    fast = [arg for arg in FAST if not arg.startswith("trainer.accelerator=")]
+    args = ["-m", "experiment=filters_runtime", *fast, "trainer.max_epochs=1", "model.filters=8"]
+    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 1
+    statuses = {job.name: json.loads((job / "status.json").read_text()) for job in sweep.iterdir() if job.is_dir()}
+    by_accelerator = {("gpu" if "accelerator=gpu" in name else "cpu"): status for name, status in statuses.items()}
+    assert by_accelerator["cpu"]["status"] == "finished"
+    assert by_accelerator["gpu"]["status"] == "failed"
+    assert "no CUDA device visible" in by_accelerator["gpu"]["reason"]
+    assert "2 jobs, 1 finished or diverged, 1 failed" in result.stderr
+
+
+SHORT_GRIDS = {
+    "learning_rate": ["optimizer.lr=0.1,0.01"],
+    "kernel_size": ["model.kernel_size=1,5"],
+    "adam_decay": ["optimizer.lr=0.01"],
+    "seeds": ["seed=1,2"],
+    "mlp_baseline": [],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHORT_GRIDS)
+def test_shortened_experiment_runs_and_logs_curves(run_cli, tmp_path, name):
+    sweep = tmp_path / "sweep"
+    args = ["-m", f"experiment={name}", *FAST, "trainer.max_epochs=1", *SHORT_GRIDS[name]]
+    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = [job for job in sweep.iterdir() if job.is_dir()]
+    assert len(jobs) == 2 if SHORT_GRIDS[name] != ["optimizer.lr=0.01"] else 1
+    for job in jobs:
+        curves = scalars(job)
+        assert [step for step, _ in curves["val/error"]] == [0]
+        assert [step for step, _ in curves["time/train_epoch_s"]] == [0]
+
+
+@pytest.mark.slow
+def test_seed_spread_on_top_of_adam_decay(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "experiment=[adam_decay,seeds]", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.01"]
+    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    seeds = sorted(
+        json.loads((job / "status.json").read_text())["hparams"]["seed"] for job in sweep.iterdir() if job.is_dir()
+    )
+    assert seeds == [1, 2, 3]
