@@ -97,3 +97,14 @@ def test_seed_spread_on_top_of_adam_decay(run_cli, tmp_path):
         json.loads((job / "status.json").read_text())["hparams"]["seed"] for job in sweep.iterdir() if job.is_dir()
     )
     assert seeds == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_bf16_mixed_precision_passes_through(run_cli, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli(
+        "lenetlab.train", *FAST, "trainer.max_epochs=1", "trainer.precision=bf16-mixed", f"hydra.run.dir={out}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert (status["status"], status["hparams"]["precision"]) == ("finished", "bf16-mixed")
