@@ -1,0 +1,173 @@
+"""Reading runs: TensorBoard curves and hparams, ``status.json``, and the Hydra config of jobs that never logged."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lenetlab.run_status import STATUS_FILE, job_dirs, read_status
+
+EVENTS = "events.out.tfevents.*"
+SWEEP_FILE = "multirun.yaml"
+NOT_SWEPT = ("params", "status")  # logged with the hparams, but results, not settings
+# the order of lenetlab.train.run_hparams (the HParams protobuf map has none); others go after
+ORDER = ("model", "filters", "kernel_size", "hidden", "optimizer", "lr", "scheduler", "batch_size", "max_epochs")
+ORDER += ("accelerator", "precision", "seed", "params")
+
+
+@dataclass
+class Run:
+    """One job: where it is, how it ended, the hparams it ran with and its TensorBoard curves."""
+
+    path: Path
+    name: str
+    status: str  # finished | diverged | failed | unfinished
+    reason: str | None = None
+    hparams: dict = field(default_factory=dict)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def values(self, tag: str) -> list[float]:
+        return [value for _, value in self.curves.get(tag, [])]
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """The summary numbers, all taken from the logged curves."""
+        val, times = self.values("val/error"), self.values("time/train_epoch_s")
+        finite = [v for v in val if math.isfinite(v)]
+        return {
+            "params": self.hparams.get("params"),
+            "epochs": len(val) or None,
+            "val_error": val[-1] if val else None,
+            "best_val_error": min(finite, default=None),
+            "test_error": (self.values("test/error") or [None])[-1],
+            "first_epoch_s": times[0] if times else None,
+            # the first epoch carries the warm-up; the steady state is the mean of the others
+            "epoch_s": statistics.mean(times[1:] or times) if times else None,
+            "fit_s": (self.values("time/fit_s") or [None])[-1],
+        }
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every run below ``root``: Hydra job dirs and any dir holding ``status.json`` or TensorBoard events."""
+    marked = {p.parent for pattern in (STATUS_FILE, EVENTS) for p in root.glob(f"**/{pattern}")}
+    return sorted(marked | set(job_dirs(root)))
+
+
+def latest(outputs: Path) -> Path | None:
+    """The most recently started sweep (a dir with ``multirun.yaml``) or single run under ``outputs``."""
+    sweeps = {p.parent: p for p in outputs.glob(f"**/{SWEEP_FILE}")}
+    singles = {job: job / ".hydra" / "config.yaml" for job in job_dirs(outputs) if not sweeps.keys() & set(job.parents)}
+    # the start marker, not the dir: writing a report into a sweep changes the dir's mtime
+    started = {top: marker.stat().st_mtime for top, marker in {**sweeps, **singles}.items() if marker.is_file()}
+    return max(started, key=started.get) if started else None
+
+
+def load_runs(roots: list[Path]) -> list[Run]:
+    """Every run below the given dirs, named by its path (relative to its root; prefixed by the root if several)."""
+    runs = []
+    for root in roots:
+        for path in find_run_dirs(root):
+            name = path.relative_to(root).as_posix() if path != root else root.name
+            runs.append(read_run(path, f"{root.name}/{name}" if len(roots) > 1 and path != root else name))
+    return runs
+
+
+def read_run(path: Path, name: str) -> Run:
+    """One run: its curves and hparams from the event files, else from ``status.json`` or ``.hydra/config.yaml``."""
+    record = read_status(path)
+    curves, hparams = read_events(path)
+    hparams = hparams or (record or {}).get("hparams") or config_hparams(path)
+    hparams = dict(sorted(hparams.items(), key=lambda item: _rank(item[0])))
+    hparams.pop("status", None)
+    if record is None:
+        return Run(path, name, "unfinished", "no status.json: still running, or killed", hparams, curves)
+    return Run(path, name, record["status"], record.get("reason"), hparams, curves)
+
+
+def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
+    """The scalar curves (one value per step, the last written wins) and the HParams of a run dir's event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    if not any(path.glob(EVENTS)):
+        return {}, {}
+    # no purging: a resumed run's new event file may repeat steps, and the dict below keeps the newest
+    events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0}, purge_orphaned_data=False)
+    events.Reload()
+    curves = {tag: sorted({e.step: e.value for e in events.Scalars(tag)}.items()) for tag in events.Tags()["scalars"]}
+    hparams = {}
+    try:
+        contents = events.PluginTagToContent("hparams").values()
+    except KeyError:  # no hparams logged (yet)
+        contents = []
+    for content in contents:
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            hparams = {key: _plain(value) for key, value in data.session_start_info.hparams.items()}
+    return curves, hparams
+
+
+def _rank(key: str) -> tuple[int, str]:
+    return (ORDER.index(key) if key in ORDER else len(ORDER), key)
+
+
+def _plain(value) -> float | int | str | bool | None:
+    """A protobuf ``Value`` as a Python scalar (whole numbers as int)."""
+    kind = value.WhichOneof("kind")
+    plain = getattr(value, kind) if kind else None
+    return int(plain) if isinstance(plain, float) and plain.is_integer() else plain
+
+
+def config_hparams(path: Path) -> dict:
+    """The hparams a job would have logged, from its saved Hydra config (for jobs that never logged them).
+
+    Mirrors ``lenetlab.train.run_hparams`` without building the network (no parameter count) and without
+    importing torch, so that a report starts in seconds; the accelerator is the one asked for.
+    """
+    from omegaconf import OmegaConf
+
+    config = path / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return {}
+    cfg = OmegaConf.load(config)
+
+    def name(node) -> str:
+        return node._target_.rsplit(".", 1)[-1] if node else "none"
+
+    try:
+        filters = cfg.model.get("filters")
+        widths = [filters] if isinstance(filters, int) else list(filters or [])
+        return {
+            "model": name(cfg.model),
+            "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
+            "kernel_size": cfg.model.get("kernel_size", 0),
+            "hidden": "-".join(map(str, cfg.model.get("hidden") or [])) or "none",
+            "optimizer": name(cfg.optimizer),
+            "lr": cfg.optimizer.lr,
+            "scheduler": name(cfg.get("scheduler")),
+            "batch_size": cfg.data.batch_size,
+            "max_epochs": cfg.trainer.max_epochs,
+            "accelerator": cfg.trainer.accelerator,
+            "precision": str(cfg.trainer.get("precision", 32)),
+            "seed": cfg.seed,
+        }
+    except Exception:  # a config from another version of lenetlab: report the run without its values
+        return {}
+
+
+def varying(runs: list[Run]) -> list[str]:
+    """The hparams whose values differ between the runs, in logging order."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.hparams))
+    known = [run.hparams for run in runs if run.hparams]
+    # a value missing from some runs (a job that never logged) does not make a key vary
+    return [k for k in keys if k not in NOT_SWEPT and len({repr(h[k]) for h in known if h.get(k) is not None}) > 1]
+
+
+def fmt(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def describe(hparams: dict, keys: list[str]) -> str:
+    """``lr=0.1, filters=16``: the given keys' values."""
+    return ", ".join(f"{key}={fmt(hparams.get(key))}" for key in keys)

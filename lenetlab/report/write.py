@@ -1,0 +1,25 @@
+"""Write every figure that fits the runs, and the summary tables, into one directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lenetlab.report.figures import FIGURES
+from lenetlab.report.runs import Run, varying
+from lenetlab.report.tables import rows, write_csv, write_markdown
+
+
+def write_report(runs: list[Run], out: Path) -> list[Path]:
+    """Draw the figures that fit what varies across ``runs`` and write the tables into ``out``; return the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    keys = varying(runs)
+    written = []
+    for name, draw in FIGURES.items():
+        figure = draw(runs, keys)
+        if figure is not None:
+            figure.savefig(out / name, dpi=100)
+            written.append(out / name)
+    table = rows(runs, keys)
+    write_csv(out / "summary.csv", table)
+    write_markdown(out / "summary.md", table, runs, keys, [p.name for p in written])
+    return [*written, out / "summary.csv", out / "summary.md"]
