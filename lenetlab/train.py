@@ -20,8 +20,9 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 from lenetlab.callbacks import EpochTimer
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
-from lenetlab.run_status import write_status
-from lenetlab.validation import ConfigError, validate
+from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
+from lenetlab.run_status import read_status, write_status
+from lenetlab.validation import BAD_INPUT, validate
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,12 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         compile=cfg.get("compile", False),
     )
-    logger = instantiate(cfg.logger)
-    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *(callbacks or [])]
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    ckpt_path = resume_checkpoint(cfg, out)
+    # a resumed run drops the points its killed predecessor logged after the checkpoint
+    resumed = {"purge_step": first_epoch_after(ckpt_path)} if ckpt_path and "TensorBoard" in cfg.logger._target_ else {}
+    logger = instantiate(cfg.logger, **resumed)
+    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *(callbacks or []), FlushCurves()]
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
@@ -103,7 +107,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
 
     status, reason, test = "finished", None, {}
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     except DivergedError as error:
         status, reason = "diverged", str(error)
         log.warning("diverged: %s", error)
@@ -111,6 +115,8 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         status, reason = stop.status, str(stop)
         log.info("%s: %s", status, stop)
     last_val_error = _metric(trainer, "val/error")
+    # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
+    timing = {"epochs": len(timer.epoch_times), **timer.summary()}
     if status == "finished" and checkpoint.best_model_path:
         (test,) = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
     elif status == "finished":
@@ -123,8 +129,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         "test_error": test.get("test/error"),
         "test_acc": test.get("test/acc"),
         "params": hparams["params"],
-        "epochs": len(timer.epoch_times),
-        **timer.summary(),
+        **timing,
     }
     write_hparams(logger, {**hparams, "status": status})
     logger.finalize("success")
@@ -145,9 +150,14 @@ def _in_multirun() -> bool:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
     out = Path(cfg.output_dir)
+    record = read_status(out) if cfg.get("resume") else None
+    if record and record["status"] in ("finished", "diverged"):
+        log.info("resume: %s already %s, skipped", out, record["status"])
+        best = (record.get("metrics") or {}).get("best_val_error")
+        return best if best is not None else math.nan
     try:
         result = train(cfg)
-    except ConfigError as error:
+    except BAD_INPUT as error:
         write_status(out, "failed", reason=str(error))
         if _in_multirun():
             log.error("%s", error)

@@ -1,12 +1,19 @@
-"""Refuse bad configurations before any work, with one line naming key, value and what is accepted."""
+"""Refuse bad input before any work, with one line naming key, value and what is accepted."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import torch
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from lenetlab.data import MNIST_FILES, DataNotFoundError, default_data_root, load_mnist
+from lenetlab.idx import IdxFormatError, check_idx_file
+from lenetlab.resume import choose_output_dir
+from lenetlab.run_status import job_dirs
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 
@@ -24,8 +31,16 @@ def _positive_ints(value) -> list:
     return [value] if isinstance(value, int | float | str) else list(value)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Check the keys a user is likely to mistype; raise ConfigError on the first bad one."""
+# what stops a start with a one-line message and exit status 2, not a traceback
+BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError)
+
+
+def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_devices: bool = True) -> None:
+    """Check the keys a user is likely to mistype; raise ConfigError on the first bad one.
+
+    ``output_dir`` defaults to ``cfg.output_dir``; ``check_devices=False`` skips what depends on
+    the machine (a sweep over cpu and gpu records its gpu jobs as failed where there is no GPU).
+    """
     lr = cfg.optimizer.get("lr")
     _require(isinstance(lr, int | float) and lr > 0, "optimizer.lr", lr, "a positive number")
     for key in ("batch_size", "eval_batch_size"):
@@ -51,13 +66,87 @@ def validate(cfg: DictConfig) -> None:
     _require(isinstance(epochs, int) and epochs >= 0, "trainer.max_epochs", epochs, "an integer >= 0")
     accelerator = cfg.trainer.get("accelerator")
     _require(accelerator in ACCELERATORS, "trainer.accelerator", accelerator, " | ".join(ACCELERATORS))
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+    if check_devices and accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA device visible; use cpu or auto")
 
     root = cfg.data.get("root")
     if root is not None and Path(root).exists() and not Path(root).is_dir():
         raise ConfigError(f"data.root={root!r} is a file: expected a directory holding MNIST/raw/")
-    out = Path(cfg.output_dir)
+    out = Path(output_dir if output_dir is not None else cfg.output_dir)
     parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"output_dir={str(out)!r} cannot be written: {parent} is not writable")
+    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise ConfigError(
+            f"output directory {str(out)!r} cannot be written: {parent} is not a writable directory "
+            "(choose another with hydra.run.dir / hydra.sweep.dir)"
+        )
+
+
+def check_data(cfg: DictConfig) -> None:
+    """Check the MNIST files' headers and sizes (downloading them first if missing and allowed)."""
+    if not str(cfg.data.get("_target_", "")).endswith("MNISTDataModule"):
+        return
+    root = Path(cfg.data.root) if cfg.data.get("root") else default_data_root()
+    raw = root / "MNIST" / "raw"
+    if all((raw / name).is_file() for name in MNIST_FILES):
+        for name, magic in MNIST_FILES.items():
+            check_idx_file(raw / name, magic)
+    else:
+        load_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing
+
+
+def _sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides, as Hydra's basic sweeper will expand them (``hydra.sweeper.params`` included)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def _refuse(error: Exception) -> None:
+    print(f"error: {error}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+class StartChecks(Callback):
+    """Hydra callback: choose the directory to resume, then refuse bad input before anything is written.
+
+    Runs before Hydra creates the run (sweep) directory, so a refused start leaves nothing behind
+    and changes nothing in an existing one.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            out = choose_output_dir(config, multirun=False)
+            resuming = config.get("resume") or config.get("ckpt_path")
+            if not resuming and (out / ".hydra").is_dir():
+                raise ConfigError(
+                    f"hydra.run.dir={str(out)!r} already holds a run: add resume=true to continue it, "
+                    "or choose another directory"
+                )
+            validate(config, output_dir=out)
+            check_data(config)
+        except BAD_INPUT as error:
+            _refuse(error)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            sweep_dir = choose_output_dir(config, multirun=True)
+            if not config.get("resume") and job_dirs(sweep_dir):
+                raise ConfigError(
+                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds a sweep: add resume=true to continue it "
+                    "(finished jobs are skipped), or choose another directory"
+                )
+            if config.hydra.sweeper._target_.endswith("BasicSweeper"):
+                from hydra.core.global_hydra import GlobalHydra
+
+                loader = GlobalHydra.instance().config_loader()
+                for job in _sweep_jobs(config):
+                    validate(loader.load_sweep_config(config, job), output_dir=sweep_dir, check_devices=False)
+            else:
+                validate(config, output_dir=sweep_dir, check_devices=False)
+            check_data(config)
+        except BAD_INPUT as error:
+            _refuse(error)

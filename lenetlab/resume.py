@@ -1,0 +1,147 @@
+"""What makes a run resumable: atomic checkpoints, flushed curves, and finding the run or sweep to continue."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf, read_write
+
+log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+# keys that do not change what a run computes, only how it is started
+START_KEYS = ("resume", "ckpt_path", "hydra.run.dir", "hydra.sweep.dir")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint to a temporary file beside it, fsync, then rename over the old one.
+
+    Lightning's own save stages the file in the system temp directory and *moves* it, which is a
+    copy (not atomic) when that directory is on another file system; a kill then can leave half a file.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+            try:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:
+                os.unlink(f.name)
+                raise
+        os.replace(f.name, path)
+
+
+class FlushCurves(L.Callback):
+    """Flush the loggers before each checkpoint is written and once each epoch is fully logged.
+
+    A killed run then has on disk every point its last checkpoint covers; the points after it are
+    purged when it resumes (``purge_step``), so no epoch is missing or duplicated.
+    """
+
+    def _flush(self, trainer: L.Trainer) -> None:
+        for logger in trainer.loggers:
+            flush = getattr(logger.experiment, "flush", None)
+            if flush is not None:
+                flush()
+
+    def on_validation_end(self, trainer, pl_module) -> None:  # runs before ModelCheckpoint's (Lightning orders it last)
+        self._flush(trainer)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._flush(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._flush(trainer)
+
+
+def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint this run starts from: ``ckpt_path``, else with ``resume=true`` the run's own last one."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = Path(output_dir) / LAST_CHECKPOINT
+    return str(last) if cfg.get("resume") and last.is_file() else None
+
+
+def first_epoch_after(checkpoint: str) -> int:
+    """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]) + 1
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def command_overrides(overrides, excluded=()) -> frozenset[str]:
+    """The overrides that define what a run computes: all but the start keys and Hydra's own."""
+    skip = {*START_KEYS, *excluded}
+    return frozenset(o for o in overrides if _key(o) not in skip and not _key(o).startswith("hydra."))
+
+
+def _search_root(pattern: str) -> Path | None:
+    """The fixed part of a directory pattern such as ``outputs/runs/${now:...}/${now:...}``."""
+    prefix = pattern.split("${", 1)[0]
+    return Path(prefix) if prefix and "${" in pattern else None
+
+
+def _explicit(config: DictConfig, key: str) -> bool:
+    return any(_key(o) == key for o in config.hydra.overrides.hydra)
+
+
+def latest_matching(config: DictConfig, multirun: bool) -> Path | None:
+    """The newest earlier run (or sweep) under the same output root started with the same overrides."""
+    key = "sweep" if multirun else "run"
+    root = _search_root(OmegaConf.to_container(config.hydra[key], resolve=False)["dir"])
+    if root is None or not root.is_dir():
+        return None
+    excluded = config.hydra.job.config.override_dirname.exclude_keys
+    wanted = command_overrides(config.hydra.overrides.task, excluded)
+    found = []
+    for record in root.glob("**/multirun.yaml" if multirun else "**/.hydra/overrides.yaml"):
+        saved = OmegaConf.load(record)
+        overrides = saved.hydra.overrides.task if multirun else saved
+        if command_overrides(overrides, excluded) == wanted:
+            found.append(record)
+    if not found:
+        return None
+    newest = max(found, key=lambda p: p.stat().st_mtime)
+    return newest.parent if multirun else newest.parent.parent
+
+
+def _run_of(checkpoint: Path) -> Path | None:
+    """The lenetlab run directory holding ``checkpoint`` in its ``checkpoints/``, if any."""
+    run = checkpoint.parent.parent
+    return run if checkpoint.parent.name == "checkpoints" and (run / ".hydra").is_dir() else None
+
+
+def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
+    """Point ``hydra.run.dir`` (``hydra.sweep.dir``) at the run being resumed, and return the directory.
+
+    An explicit ``hydra.run.dir=``/``hydra.sweep.dir=`` always wins. Otherwise ``resume=true`` picks the
+    newest earlier run (sweep) of the same command, and a ``ckpt_path`` inside a run's ``checkpoints/``
+    continues that run's directory.
+    """
+    key = "sweep" if multirun else "run"
+    target = None
+    ckpt = config.get("ckpt_path")
+    if _explicit(config, f"hydra.{key}.dir"):
+        pass
+    elif not multirun and ckpt and _run_of(Path(ckpt)):
+        target = _run_of(Path(ckpt))
+    elif config.get("resume"):
+        target = latest_matching(config, multirun)
+        if target is None:
+            log.info("resume=true: no earlier %s of this command, starting a new one", key)
+    if target is not None:
+        log.info("resume: continuing %s", target)
+        with read_write(config.hydra[key]):
+            config.hydra[key].dir = str(target)
+    return Path(str(config.hydra[key].dir))

@@ -1,0 +1,140 @@
+"""Interrupted runs and sweeps continue where they stopped; diverging runs are recorded, not crashed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FAST, ROOT, scalars
+
+from lenetlab.resume import AtomicCheckpointIO
+
+# a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
+ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second
+EPOCH_TAGS = ("train/loss", "val/loss", "val/error", "time/train_epoch_s")
+
+
+def start_cli(cwd: Path, data_dir: Path, *args: str) -> subprocess.Popen:
+    """Start ``python -m lenetlab.train args`` in the background, as ``run_cli`` would run it."""
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lenetlab.train", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_when(process: subprocess.Popen, ready, timeout: float = 240) -> None:
+    """SIGKILL the process (and its children) as soon as ``ready()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "timed out waiting to interrupt the run"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def status(job_dir: Path) -> dict:
+    return json.loads((job_dir / "status.json").read_text())
+
+
+def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fake_mnist, tmp_path):
+    full = tmp_path / "uninterrupted"
+    assert run_cli("lenetlab.train", *ARGS, f"hydra.run.dir={full}").returncode == 0
+
+    # the same command, without hydra.run.dir: a timestamped directory under outputs/runs
+    process = start_cli(tmp_path, fake_mnist, *ARGS)
+    kill_when(process, lambda: any(tmp_path.glob("outputs/runs/*/*/checkpoints/last.ckpt")))
+    (run,) = tmp_path.glob("outputs/runs/*/*")
+    assert not (run / "status.json").exists()
+
+    resumed = run_cli("lenetlab.train", *ARGS, "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert list(tmp_path.glob("outputs/runs/*/*")) == [run], "resume=true must continue the killed run's directory"
+    assert f"Restoring states from the checkpoint path at {run / 'checkpoints' / 'last.ckpt'}" in resumed.stderr
+
+    expected, got = status(full)["metrics"], status(run)["metrics"]
+    assert got["epochs"] == 2
+    for key in ("best_val_error", "val_error", "test_error"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+    curves, reference = scalars(run), scalars(full)
+    for tag in EPOCH_TAGS:
+        assert [step for step, _ in curves[tag]] == [0, 1], tag  # none missing, none duplicated
+    for tag in ("train/loss", "val/loss"):
+        assert [v for _, v in curves[tag]] == pytest.approx([v for _, v in reference[tag]], abs=1e-5), tag
+
+    again = run_cli("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
+    assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
+
+
+def test_new_run_never_writes_over_an_existing_one(run_cli, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: hydra.run.dir='{out}' already holds a run: add resume=true to continue it, or choose another directory"
+    ]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_checkpoint_save_is_atomic(tmp_path):
+    path = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"epoch": 1}, path)
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError):
+        AtomicCheckpointIO().save_checkpoint({"epoch": 2, "state": Unpicklable()}, path)
+    assert torch.load(path, weights_only=False) == {"epoch": 1}  # the old checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no stray temporary file
+
+
+def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "lenetlab.train", "-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=1e12,0.1", f"hydra.sweep.dir={sweep}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    diverged = status(next(sweep.glob("*optimizer.lr=1e12*")))
+    assert diverged["status"] == "diverged"
+    assert "training loss is nan" in diverged["reason"] and "epoch 0" in diverged["reason"]
+    assert status(next(sweep.glob("*optimizer.lr=0.1*")))["status"] == "finished"
+    assert "2 jobs, 2 finished or diverged, 0 failed" in result.stdout
+    assert "diverged" in result.stdout
+
+
+@pytest.mark.slow
+def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", *FAST, "trainer.max_epochs=2", "optimizer.lr=0.1,0.05,0.02", f"hydra.sweep.dir={sweep}"]
+    process = start_cli(tmp_path, fake_mnist, *args)
+    kill_when(process, lambda: any(sweep.glob("*/status.json")))
+    (first,) = [p.parent for p in sweep.glob("*/status.json")]
+    first_files = sorted(first.rglob("*"))
+
+    refused = run_cli("lenetlab.train", *args)  # without resume=true the sweep directory is protected
+    assert refused.returncode == 2 and "already holds a sweep" in refused.stderr
+
+    result = run_cli("lenetlab.train", *args, "resume=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
+    assert len(jobs) == 3
+    assert all(status(job)["status"] == "finished" for job in jobs)
+    assert "3 jobs, 3 finished" in result.stdout
+    # the job that finished before the interruption was not run again: no new event file or checkpoint
+    assert sorted(first.rglob("*")) == first_files
+    for job in jobs:
+        assert [step for step, _ in scalars(job)["val/error"]] == [0, 1], job.name

@@ -1,0 +1,103 @@
+"""Bad input is refused before any work: one or two lines, exit status 2, nothing written."""
+
+import runpy
+import shutil
+import sys
+
+import pytest
+from conftest import FAST
+from hydra.core.global_hydra import GlobalHydra
+
+
+def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
+    """Run ``python -m lenetlab.train args`` in this process (seconds faster); return exit status and stderr."""
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(sys, "argv", ["lenetlab.train", *args])
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_module("lenetlab.train", run_name="__main__")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        GlobalHydra.instance().clear()
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimizer.lr=0", "optimizer.lr=0 is not accepted: expected a positive number"),
+        ("optimizer.lr=-0.1", "optimizer.lr=-0.1 is not accepted: expected a positive number"),
+        ("data.batch_size=0", "data.batch_size=0 is not accepted: expected a positive integer"),
+        ("model.filters=0", "model.filters=0 is not accepted: expected a positive integer or a list of them"),
+        ("model.filters=[16,-4]", "model.filters=[16, -4] is not accepted"),
+        ("model.kernel_size=4", "model.kernel_size=4 is not accepted: expected an odd integer from 1 to 14"),
+        ("model.kernel_size=15", "model.kernel_size=15 is not accepted: expected an odd integer from 1 to 14"),
+        ("trainer.max_epochs=-1", "trainer.max_epochs=-1 is not accepted: expected an integer >= 0"),
+        ("trainer.accelerator=tpu", "trainer.accelerator='tpu' is not accepted: expected auto | cpu | gpu | cuda"),
+    ],
+)
+def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_path, override, message):
+    out = tmp_path / "run"
+    code, err = start(monkeypatch, capsys, fake_mnist, *FAST, override, f"hydra.run.dir={out}")
+    assert code == 2
+    assert err.strip().startswith("error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_data_directory_that_is_a_file(monkeypatch, capsys, fake_mnist, tmp_path):
+    a_file = tmp_path / "mnist.tar"
+    a_file.write_text("")
+    code, err = start(
+        monkeypatch, capsys, fake_mnist, *FAST, f"data.root={a_file}", f"hydra.run.dir={tmp_path / 'run'}"
+    )
+    assert code == 2
+    assert err.strip() == f"error: data.root='{a_file}' is a file: expected a directory holding MNIST/raw/"
+    assert not (tmp_path / "run").exists()
+
+
+def test_output_directory_that_cannot_be_written(monkeypatch, capsys, fake_mnist, tmp_path):
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where a directory should be")
+    code, err = start(monkeypatch, capsys, fake_mnist, *FAST, f"hydra.run.dir={blocker / 'run'}")
+    assert code == 2
+    assert (
+        f"error: output directory '{blocker / 'run'}' cannot be written: {blocker} is not a writable directory" in err
+    )
+    assert blocker.read_text() == "a file where a directory should be"
+
+
+def test_a_bad_sweep_job_is_refused_before_any_job_runs(monkeypatch, capsys, fake_mnist, tmp_path):
+    sweep = tmp_path / "sweep"
+    code, err = start(monkeypatch, capsys, fake_mnist, "-m", *FAST, "optimizer.lr=0.1,-1", f"hydra.sweep.dir={sweep}")
+    assert code == 2
+    assert err.strip() == "error: optimizer.lr=-1 is not accepted: expected a positive number"
+    assert not sweep.exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda data: data[:-100], "bytes, expected"),  # truncated
+        (lambda data: b"\x00\x00\x08\x01" + data[4:], "magic number 2049, expected 2051"),  # corrupt header
+    ],
+)
+def test_damaged_idx_file_is_refused_by_name(monkeypatch, capsys, fake_mnist, tmp_path, damage, expected):
+    data_dir = tmp_path / "data"
+    shutil.copytree(fake_mnist, data_dir)
+    images = data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(damage(images.read_bytes()))
+    out = tmp_path / "run"
+    code, err = start(monkeypatch, capsys, data_dir, *FAST, f"hydra.run.dir={out}")
+    assert code == 2
+    assert err.strip().startswith(f"error: {images}: ") and expected in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_missing_data_without_download_is_refused(monkeypatch, capsys, tmp_path):
+    code, err = start(monkeypatch, capsys, tmp_path, *FAST, "data.download=false", f"hydra.run.dir={tmp_path / 'run'}")
+    assert code == 2
+    assert err.strip().startswith(f"error: MNIST not found in {tmp_path / 'MNIST' / 'raw'}")
+    assert not (tmp_path / "run").exists()
