@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from torchvision.datasets import MNIST
 
-from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, check_idx_file
+from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "LENETLAB_DATA_DIR"
@@ -30,17 +30,16 @@ def default_data_root() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
 
 
-def load_mnist(root: Path, download: bool = True) -> dict[str, torch.Tensor]:
-    """Read MNIST's four IDX files under ``root/MNIST/raw`` (downloading them if missing)."""
+def ensure_mnist(root: Path, download: bool = True) -> Path:
+    """Check MNIST's four IDX files under ``root/MNIST/raw`` (downloading them if missing); return that folder."""
     raw = Path(root) / "MNIST" / "raw"
     missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
     if missing and download:
         try:
             MNIST(root, train=True, download=True)
         except Exception as error:  # torchvision raises RuntimeError/URLError/OSError by mirror
-            missing_list = ", ".join(missing)
             raise DataNotFoundError(
-                f"MNIST not found in {raw} (missing: {missing_list}) and the download failed "
+                f"MNIST not found in {raw} (missing: {', '.join(missing)}) and the download failed "
                 f"({type(error).__name__}). Put the four files there or set {DATA_DIR_ENV} "
                 "to a directory that holds MNIST/raw/."
             ) from None
@@ -54,10 +53,16 @@ def load_mnist(root: Path, download: bool = True) -> dict[str, torch.Tensor]:
     for split in ("train", "t10k"):
         images, labels = dims[f"{split}-images-idx3-ubyte"], dims[f"{split}-labels-idx1-ubyte"]
         if images[0] != labels[0]:
-            raise DataNotFoundError(
+            raise IdxFormatError(
                 f"{raw / (split + '-images-idx3-ubyte')}: {images[0]} images but "
                 f"{labels[0]} labels in {split}-labels-idx1-ubyte"
             )
+    return raw
+
+
+def load_mnist(root: Path, download: bool = True) -> dict[str, torch.Tensor]:
+    """MNIST's training and test images (uint8, N x 28 x 28) and labels, read by torchvision."""
+    ensure_mnist(root, download)
     train, test = MNIST(root, train=True), MNIST(root, train=False)
     return {"train_x": train.data, "train_y": train.targets, "test_x": test.data, "test_y": test.targets}
 
@@ -119,7 +124,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.mean = self.std = None
 
     def prepare_data(self) -> None:
-        load_mnist(self.root, self.download)
+        ensure_mnist(self.root, self.download)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
