@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from lenetlab.callbacks import EpochTimer
+from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
 from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
@@ -150,6 +151,7 @@ def _in_multirun() -> bool:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
     out = Path(cfg.output_dir)
+    log.info("%d threads", set_job_threads())
     record = read_status(out) if cfg.get("resume") else None
     if record and record["status"] in ("finished", "diverged"):
         log.info("resume: %s already %s, skipped", out, record["status"])

@@ -94,7 +94,7 @@ def check_data(cfg: DictConfig) -> None:
         load_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing
 
 
-def _sweep_jobs(config: DictConfig) -> list[list[str]]:
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
     """Each job's overrides, as Hydra's basic sweeper will expand them (``hydra.sweeper.params`` included)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -143,7 +143,7 @@ class StartChecks(Callback):
                 from hydra.core.global_hydra import GlobalHydra
 
                 loader = GlobalHydra.instance().config_loader()
-                for job in _sweep_jobs(config):
+                for job in sweep_jobs(config):
                     validate(loader.load_sweep_config(config, job), output_dir=sweep_dir, check_devices=False)
             else:
                 validate(config, output_dir=sweep_dir, check_devices=False)

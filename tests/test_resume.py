@@ -108,7 +108,7 @@ def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
         "lenetlab.train", "-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=1e12,0.1", f"hydra.sweep.dir={sweep}"
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    diverged = status(next(sweep.glob("*optimizer.lr=1e12*")))
+    diverged = status(next(sweep.glob("*optimizer.lr=1000000000000.0*")))
     assert diverged["status"] == "diverged"
     assert "training loss is nan" in diverged["reason"] and "epoch 0" in diverged["reason"]
     assert status(next(sweep.glob("*optimizer.lr=0.1*")))["status"] == "finished"
