@@ -1,0 +1,209 @@
+"""``python -m lenetlab.search``: what a search writes, how it resumes, how workers share a study."""
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from conftest import FAST, ROOT, scalars
+from hydra import compose, initialize_config_dir
+from optuna.trial import TrialState
+
+from lenetlab.run_status import read_status
+from lenetlab.search import PerTrialSeed, check_settings, make_objective, search_space, suggest
+from lenetlab.validation import ConfigError
+
+# a trial in seconds: one short epoch
+TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]
+SHORT_HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=2"]
+HPARAM_OF = {"lr": "lr", "filters": "filters", "kernel_size": "kernel_size", "batch_size": "batch_size"}
+
+
+def compose_search(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="search", overrides=list(overrides))
+
+
+def study_of(search_dir, name="lenet") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{search_dir / 'study.db'}")
+
+
+def states(study: optuna.Study) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
+def test_search_writes_trials_best_figures_and_a_final_test_run(run_cli, tmp_path):
+    out = tmp_path / "search"
+    result = run_cli("lenetlab.search", *TINY, f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "COMPLETE"), ("2", "COMPLETE")]
+    for row in rows:  # each trial is a normal lenetlab run holding exactly the sampled values
+        run = out / f"trial_{row['number']}"
+        status = read_status(run)
+        assert status["status"] == row["user_attrs_status"] == "finished"
+        assert math.isclose(status["metrics"]["best_val_error"], float(row["best_val_error"]), rel_tol=1e-6)
+        for name, hparam in HPARAM_OF.items():
+            assert float(status["hparams"][hparam]) == pytest.approx(float(row[f"params_{name}"]))
+        assert [step for step, _ in scalars(run)["val/error"]] == [0]
+    assert {"history.png", "params.png"} <= {p.name for p in out.glob("*.png")}
+    if len({r["best_val_error"] for r in rows}) >= 2:
+        assert (out / "importances.png").is_file()
+
+    best = min(rows, key=lambda r: float(r["best_val_error"]))
+    assert f"best: trial {best['number']}" in result.stdout
+    final = json.loads((out / "final.json").read_text())
+    assert final["trial"] == int(best["number"])
+    final_status = read_status(out / "final")
+    assert final_status["metrics"]["test_error"] == final["test_error"]
+    assert final_status["metrics"]["best_val_error"] is None  # no validation: its images were trained on
+    assert f"test error {final['test_error']:.4f}" in result.stdout
+
+    # best.yaml is a config lenetlab.train runs as it is
+    run = tmp_path / "best-run"
+    trained = run_cli("lenetlab.train", "--config-dir", str(out), "--config-name", "best", f"hydra.run.dir={run}")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    hparams = read_status(run)["hparams"]
+    for name, hparam in HPARAM_OF.items():
+        assert float(hparams[hparam]) == pytest.approx(float(best[f"params_{name}"]))
+    assert hparams["max_epochs"] == 1
+
+
+def test_sampled_values_respect_bounds_integer_types_and_log_scale():
+    space = search_space(compose_search())
+    study = optuna.create_study(sampler=PerTrialSeed(optuna.samplers.RandomSampler, seed=0))
+    draws = []
+    study.optimize(lambda t: draws.append({n: suggest(t, n, d) for n, (_, d) in space.items()}) or 0.0, n_trials=1000)
+
+    lr, filters = [d["lr"] for d in draws], [d["filters"] for d in draws]
+    kernels, batches = [d["kernel_size"] for d in draws], [d["batch_size"] for d in draws]
+    assert all(1e-4 <= v <= 1e-1 for v in lr)
+    assert all(type(v) is int and 8 <= v <= 64 for v in filters)
+    assert all(type(v) is int and 16 <= v <= 128 for v in batches)
+    assert set(kernels) == {3, 5}
+    # log-uniform: as many draws below the geometric middle of the range as above it
+    # (uniform sampling would put 3% of lr, 26% of filters and 27% of batch sizes there)
+    for values, low, high in ((lr, 1e-4, 1e-1), (filters, 8, 64), (batches, 16, 128)):
+        below = sum(v < math.sqrt(low * high) for v in values) / len(values)
+        assert 0.42 < below < 0.58, (low, high, below)
+
+
+def test_a_trials_draws_depend_only_on_seed_and_trial_number():
+    space = search_space(compose_search())
+
+    def draws(seed: int, n: int) -> list[dict]:
+        study = optuna.create_study(sampler=PerTrialSeed(optuna.samplers.RandomSampler, seed=seed))
+        study.optimize(lambda t: [suggest(t, k, d) for k, (_, d) in space.items()] and 0.0, n_trials=n)
+        return [t.params for t in study.trials]
+
+    first, again = draws(0, 4), draws(0, 2)
+    assert first[:2] == again  # a resumed search does not replay trial 0's values as its trial 2
+    assert len({json.dumps(p, sort_keys=True) for p in first}) == 4
+    assert draws(1, 1) != first[:1]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("search.sampler=grid", "search.sampler='grid' is not accepted: expected random | tpe"),
+        ("search.pruner=early", "search.pruner='early' is not accepted: expected none | median | hyperband"),
+        ("search.n_trials=-1", "search.n_trials=-1 is not accepted: expected an integer >= 0"),
+        (
+            "search.space.lr.type=flaot",
+            "search.space.lr.type='flaot' is not accepted: expected float | int | categorical",
+        ),
+        ("search.space.lr.key=optimizer.lrr", "search.space.lr.key='optimizer.lrr' is not accepted"),
+        ("search.space.lr.low=0", "search.space.lr="),
+    ],
+)
+def test_bad_search_settings_are_refused_by_name(override, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("[", r"\[").replace("(", r"\(")):
+        check_settings(compose_search(override))
+
+
+def test_a_search_space_entry_can_be_added_in_yaml_and_is_applied(fake_mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    cfg = compose_search(
+        *TINY,
+        "~search.space.batch_size",
+        "+search.space.momentum={key: optimizer.momentum, type: float, low: 0.5, high: 0.9}",
+    )
+    # a pruner that stops every trial at its first report: the trial is PRUNED, its run says so
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=-1.0))
+    study.optimize(make_objective(cfg, search_space(cfg), tmp_path), n_trials=1)
+    (trial,) = study.trials
+    assert trial.state == TrialState.PRUNED
+    assert set(trial.params) == {"lr", "filters", "kernel_size", "momentum"}
+    status = read_status(tmp_path / "trial_0")
+    assert status["status"] == "pruned" and "pruned at epoch 0" in status["reason"]
+    assert status["hparams"]["batch_size"] == 50  # FAST's, no longer sampled
+    saved = (tmp_path / "trial_0" / ".hydra" / "config.yaml").read_text()
+    assert f"momentum: {trial.params['momentum']}" in saved
+
+
+def _popen(args, fake_mnist, cwd):
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lenetlab.search", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_cli, fake_mnist, tmp_path):
+    out = tmp_path / "search"
+    args = [*TINY, *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
+    first = _popen(args, fake_mnist, tmp_path)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and first.poll() is None:
+        if (out / "study.db").is_file() and states(study_of(out)).get("COMPLETE", 0) >= 1:
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "the search ended before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed = states(study_of(out))
+    assert killed.get("COMPLETE", 0) < 3
+
+    result = run_cli("lenetlab.search", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = study_of(out)
+    after = states(study)
+    assert after.get("COMPLETE") == 3
+    assert "RUNNING" not in after  # the killed process's trial is marked FAIL, not counted
+    assert after.get("FAIL", 0) == killed.get("RUNNING", 0)
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len({t.user_attrs["run_dir"] for t in complete}) == 3
+    assert len({json.dumps(t.params, sort_keys=True) for t in complete}) == 3
+    assert all(read_status(out / f"trial_{t.number}")["status"] == "finished" for t in complete)
+
+
+@pytest.mark.slow
+def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_path):
+    out = tmp_path / "search"
+    args = [*TINY, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
+    workers = [_popen(args, fake_mnist, tmp_path) for _ in range(2)]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=300)
+        assert worker.returncode == 0, stderr[-3000:]
+    study = study_of(out)
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 4
+    assert "RUNNING" not in states(study)
+    assert len({t.user_attrs["run_dir"] for t in complete}) == 4
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert sum(r["state"] == "COMPLETE" for r in rows) == 4
