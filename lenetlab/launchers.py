@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, read_write
 
 from lenetlab.validation import sweep_jobs
-
-log = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -23,33 +19,29 @@ def available_cores() -> int:
 class ShareCores(Callback):
     """Hydra callback: size a local parallel launcher to the sweep so that jobs x threads <= cores.
 
-    joblib: at most one worker per job (its workers then get ``cores // workers`` threads through
-    ``OMP_NUM_THREADS``, which joblib sets); submitit_local: ``cpus_per_task`` defaults to the cores
-    divided among the jobs. SLURM jobs use the ``cpus_per_task`` the user asks for.
+    joblib: at most one worker per job; joblib then gives each worker ``cores // workers`` threads
+    through ``OMP_NUM_THREADS``. submitit_local: each job gets ``cpus_per_task`` threads, by default
+    the cores divided among the jobs. SLURM jobs use the ``cpus_per_task`` the user asks for.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        launcher = config.hydra.launcher
+        launcher, sweeper = config.hydra.launcher, config.hydra.sweeper
         target = launcher.get("_target_", "")
-        if not target.endswith(("JoblibLauncher", "LocalLauncher")) or not config.hydra.sweeper._target_.endswith(
-            "BasicSweeper"
-        ):
+        if not target.endswith(("JoblibLauncher", "LocalLauncher")) or not sweeper._target_.endswith("BasicSweeper"):
             return
         jobs, cores = len(sweep_jobs(config)), available_cores()
-        with read_write(launcher):
-            if target.endswith("JoblibLauncher"):
-                n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else cores + 1 + launcher.n_jobs  # -1: all cores
+        if target.endswith("JoblibLauncher"):
+            n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else cores + 1 + launcher.n_jobs  # -1: all cores
+            with read_write(launcher):
                 launcher.n_jobs = max(1, min(n_jobs, jobs))
-            elif launcher.cpus_per_task is None:
-                launcher.cpus_per_task = max(1, cores // max(1, min(jobs, launcher.get("array_parallelism", jobs))))
+        else:  # submitit's local executor ignores cpus_per_task: pass it on to the job processes
+            threads = launcher.cpus_per_task or cores // max(1, min(jobs, launcher.get("array_parallelism", jobs)))
+            os.environ.setdefault("OMP_NUM_THREADS", str(max(1, threads)))
 
 
 def set_job_threads() -> int:
-    """Give torch the threads this job's launcher allotted it (``cpus_per_task``, or joblib's ``OMP_NUM_THREADS``)."""
-    launcher = HydraConfig.get().launcher if HydraConfig.initialized() else {}
-    threads = launcher.get("cpus_per_task")
-    if not threads and "Joblib" in launcher.get("_target_", ""):
-        threads = os.environ.get("OMP_NUM_THREADS")
+    """Give torch the threads this job was allotted (SLURM's cpus per task, or ``OMP_NUM_THREADS``); return them."""
+    threads = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("OMP_NUM_THREADS")
     if threads:
         torch.set_num_threads(int(threads))
     return torch.get_num_threads()
