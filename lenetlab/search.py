@@ -11,6 +11,7 @@ import copy
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -214,6 +215,7 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
     def objective(trial: optuna.Trial) -> float:
         taken = trial.study.get_trials(deepcopy=False, states=(*COUNTED, TrialState.RUNNING))
         if sum(t.number < trial.number for t in taken) >= n_trials:
+            trial.set_user_attr("status", "not run: another worker took the last slot")
             raise SlotTaken(f"trial {trial.number}: the last of {n_trials} trials was started by another worker")
         values = {key: suggest(trial, name, dist) for name, (key, dist) in space.items()}
         run_dir = search_dir / f"trial_{trial.number}"
@@ -275,9 +277,10 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
-    """Every trial's number, state, objective (best val/error), sampled values, run status and directory."""
+    """Every trial's number, state, objective (best val/error), sampled values, run status, directory and seconds."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "params", "user_attrs", "duration"))
-    frame = frame.rename(columns={"value": "best_val_error"})
+    frame["duration"] = frame["duration"].dt.total_seconds()
+    frame = frame.rename(columns={"value": "best_val_error", "duration": "duration_s"}).convert_dtypes()
     _atomic_write(search_dir / "trials.csv", frame.to_csv(index=False))
 
 
@@ -366,6 +369,7 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
         log.info("final run of trial %d already done: %s", best.number, previous)
         return json.loads(previous.read_text())
     values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
+    shutil.rmtree(search_dir / "final", ignore_errors=True)  # an interrupted final run, or one of an older best
     run_cfg = run_config(
         cfg,
         {
