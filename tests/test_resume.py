@@ -76,18 +76,6 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
     assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
 
 
-def test_new_run_never_writes_over_an_existing_one(run_cli, tmp_path):
-    out = tmp_path / "run"
-    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
-    result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"error: hydra.run.dir='{out}' already holds a run: add resume=true to continue it, or choose another directory"
-    ]
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
-
-
 def test_checkpoint_save_is_atomic(tmp_path):
     path = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"epoch": 1}, path)

@@ -101,3 +101,22 @@ def test_missing_data_without_download_is_refused(monkeypatch, capsys, tmp_path)
     assert code == 2
     assert err.strip().startswith(f"error: MNIST not found in {tmp_path / 'MNIST' / 'raw'}")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "already holds a run: add resume=true to continue it, or choose another directory"),
+        (["resume=true", "optimizer.lr=-1"], "optimizer.lr=-1 is not accepted: expected a positive number"),
+    ],
+)
+def test_a_refused_start_leaves_an_existing_run_untouched(monkeypatch, capsys, fake_mnist, tmp_path, args, message):
+    out = tmp_path / "run"
+    (out / ".hydra").mkdir(parents=True)
+    (out / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (out / "status.json").write_text('{"status": "failed"}')
+    before = {p: (p.stat().st_mtime_ns, p.is_file() and p.read_text()) for p in out.rglob("*")}
+    code, err = start(monkeypatch, capsys, fake_mnist, *FAST, *args, f"hydra.run.dir={out}")
+    assert code == 2
+    assert err.strip().startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert {p: (p.stat().st_mtime_ns, p.is_file() and p.read_text()) for p in out.rglob("*")} == before
