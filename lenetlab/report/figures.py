@@ -81,12 +81,11 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
     drawn = [r for r in runs if r.values("val/error")]
     if not drawn:
         return None
+    seeds = "seed" in keys  # then the runs that differ only by their seed make one group
     group_keys = [k for k in keys if k != "seed"]
     groups = defaultdict(list)
     for run in drawn:
-        groups[describe(run.hparams, group_keys) if "seed" in keys else describe(run.hparams, keys) or run.name].append(
-            run
-        )
+        groups[describe(run.hparams, group_keys) if seeds or keys else run.name].append(run)
     fig = _figure(height=5)
     ax = fig.add_subplot()
     for i, (color, (label, members)) in enumerate(zip(_colors(len(groups)), groups.items(), strict=True)):
@@ -99,7 +98,8 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
         if len(members) > 1:
             ax.fill_between(epochs, [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs],
                             color=color, alpha=0.2, linewidth=0)  # fmt: skip
-            label = f"{label} (mean of {len(members)}, band min–max)"
+            spread = f"mean of {len(members)} seeds, band min–max"
+            label = f"{label} ({spread})" if label else spread
         diverged = [r for r in members if r.status == "diverged"]
         if diverged:
             label += " (diverged)"

@@ -1,0 +1,163 @@
+"""What ``python -m lenetlab.report`` writes for runs and sweeps, checked against the TensorBoard logs."""
+
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+from conftest import FAST, ROOT, scalars
+from PIL import Image
+
+from lenetlab.report.__main__ import main
+from lenetlab.report.figures import learning_curves
+from lenetlab.report.runs import load_runs, varying
+
+FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
+
+
+@pytest.fixture(scope="module")
+def sweeps(fake_mnist, tmp_path_factory):
+    """Two sweeps, trained side by side on the synthetic data and shared by the tests below.
+
+    filters 4 and 8 on cpu and on gpu (the gpu jobs fail where no CUDA device is visible), in
+    ``<cwd>/outputs/multirun/<date>/<time>``; and seeds 0 and 1 with 5x5 kernels, in ``<tmp>/sweep``.
+    """
+    environment = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    cwd, seeds = tmp_path_factory.mktemp("filters"), tmp_path_factory.mktemp("seeds") / "sweep"
+    jobs = [
+        (cwd, ["model.filters=4,8", "trainer.accelerator=cpu,gpu"]),
+        (seeds.parent, ["model.filters=4", "model.kernel_size=5", "seed=0,1", f"hydra.sweep.dir={seeds}"]),
+    ]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lenetlab.train", "-m", *FAST, *overrides],
+            cwd=where,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for where, overrides in jobs
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert "4 jobs, 2 finished" in outputs[0] or "4 jobs, 4 finished" in outputs[0], outputs[0][-3000:]
+    assert processes[1].returncode == 0, outputs[1][-3000:]
+    (filters,) = (cwd / "outputs" / "multirun").glob("*/*")
+    return filters, seeds
+
+
+@pytest.fixture(scope="module")
+def filters_sweep(sweeps):
+    return sweeps[0]
+
+
+@pytest.fixture(scope="module")
+def seeds_sweep(sweeps):
+    return sweeps[1]
+
+
+@pytest.fixture(scope="module")
+def latest_report(filters_sweep):
+    """``python -m lenetlab.report`` with no argument, where the filters sweep is the latest under outputs/."""
+    result = subprocess.run([sys.executable, "-m", "lenetlab.report"], cwd=filters_sweep.parents[3],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _read_csv(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _number(cell: str) -> float | None:
+    return float(cell) if cell else None
+
+
+def test_latest_sweep_gets_every_figure_and_table(filters_sweep, latest_report):
+    out = filters_sweep / "report"
+    assert latest_report.stdout.startswith(f"4 runs from outputs/multirun/{filters_sweep.parent.name}/")
+    assert {p.name for p in out.iterdir()} == FILES  # no kernel-size figure: the kernel size did not vary
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) >= 300, png
+
+
+def test_summary_numbers_equal_the_logged_curves(filters_sweep, latest_report):
+    rows = _read_csv(filters_sweep / "report" / "summary.csv")
+    finished = [row for row in rows if row["status"] == "finished"]
+    assert {(row["filters"], row["device"]) for row in finished} >= {("4", "cpu"), ("8", "cpu")}
+    for row in finished:
+        job = filters_sweep / row["run"]
+        curves = scalars(job)
+        val = [v for _, v in curves["val/error"]]
+        times = [v for _, v in curves["time/train_epoch_s"]]
+        assert _number(row["val_error"]) == val[-1]
+        assert _number(row["best_val_error"]) == min(val)
+        assert _number(row["test_error"]) == curves["test/error"][-1][1]
+        assert _number(row["fit_s"]) == curves["time/fit_s"][-1][1]
+        assert _number(row["first_epoch_s"]) == times[0]
+        assert _number(row["epoch_s"]) == pytest.approx(statistics.mean(times[1:]), rel=1e-12)
+        assert int(row["epochs"]) == len(val) == 2
+        status = json.loads((job / "status.json").read_text())
+        assert int(row["params"]) == status["hparams"]["params"] == status["metrics"]["params"]
+        assert f"model.filters={row['filters']}" in row["run"]
+
+
+def test_failed_jobs_are_listed_with_their_reason(filters_sweep, latest_report):
+    rows = _read_csv(filters_sweep / "report" / "summary.csv")
+    failed = [row for row in rows if row["status"] == "failed"]
+    if not failed:
+        pytest.skip("a CUDA device is visible here: the gpu jobs did not fail")
+    # values of jobs that never logged come from their Hydra config
+    assert sorted((row["filters"], row["device"]) for row in failed) == [("4", "gpu"), ("8", "gpu")]
+    markdown = (filters_sweep / "report" / "summary.md").read_text()
+    reason = "trainer.accelerator=gpu: no CUDA device visible; use cpu or auto"
+    for row in failed:
+        assert row["reason"] == reason and row["val_error"] == ""
+        assert f"- **failed** filters={row['filters']}, accelerator=gpu: {reason}" in markdown
+        assert f"failed     filters={row['filters']}, accelerator=gpu: {reason}" in latest_report.stdout
+    assert "4 runs: 2 finished, 2 failed." in markdown
+
+
+def test_two_sweeps_are_merged(filters_sweep, seeds_sweep, tmp_path):
+    out = tmp_path / "merged"
+    main([str(filters_sweep), str(seeds_sweep), "--out", str(out)])
+    rows = _read_csv(out / "summary.csv")
+    assert len(rows) == 6
+    assert {row["run"].split("/")[0] for row in rows} == {filters_sweep.name, seeds_sweep.name}
+    assert sorted((row["kernel_size"], row["seed"]) for row in rows if row["run"].startswith("sweep/")) == [
+        ("5", "0"), ("5", "1")
+    ]  # fmt: skip
+    # the kernel size varies only across the two sweeps
+    assert {p.name for p in out.iterdir()} == FILES | {"kernel_size.png"}
+
+
+def test_runs_differing_only_by_seed_are_drawn_as_mean_and_band(seeds_sweep):
+    runs = load_runs([seeds_sweep])
+    assert varying(runs) == ["seed"]
+    axes = learning_curves(runs, ["seed"]).axes[0]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["mean of 2 seeds, band min–max"]
+    assert len(axes.collections) == 1  # the band
+    (line,) = axes.get_lines()
+    curves = [r.values("val/error") for r in runs]
+    assert list(line.get_ydata()) == pytest.approx([100 * statistics.mean(v) for v in zip(*curves, strict=True)])
+    assert list(line.get_xdata()) == [1, 2]  # epochs trained
+
+
+def test_a_directory_without_runs_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    for argv, message in [
+        (["empty"], "error: no runs in empty: no status.json, .hydra or TensorBoard event files below"),
+        (["missing"], "error: missing: no such directory"),
+        ([], "error: no runs under outputs/ (train first, or name the run or sweep directories)"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err == message + "\n"
