@@ -80,10 +80,9 @@ def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def command_overrides(overrides, excluded=()) -> frozenset[str]:
+def command_overrides(overrides) -> frozenset[str]:
     """The overrides that define what a run computes: all but the start keys and Hydra's own."""
-    skip = {*START_KEYS, *excluded}
-    return frozenset(o for o in overrides if _key(o) not in skip and not _key(o).startswith("hydra."))
+    return frozenset(o for o in overrides if _key(o) not in START_KEYS and not _key(o).startswith("hydra."))
 
 
 def _search_root(pattern: str) -> Path | None:
@@ -102,13 +101,12 @@ def latest_matching(config: DictConfig, multirun: bool) -> Path | None:
     root = _search_root(OmegaConf.to_container(config.hydra[key], resolve=False)["dir"])
     if root is None or not root.is_dir():
         return None
-    excluded = config.hydra.job.config.override_dirname.exclude_keys
-    wanted = command_overrides(config.hydra.overrides.task, excluded)
+    wanted = command_overrides(config.hydra.overrides.task)
     found = []
     for record in root.glob("**/multirun.yaml" if multirun else "**/.hydra/overrides.yaml"):
         saved = OmegaConf.load(record)
         overrides = saved.hydra.overrides.task if multirun else saved
-        if command_overrides(overrides, excluded) == wanted:
+        if command_overrides(overrides) == wanted:
             found.append(record)
     if not found:
         return None

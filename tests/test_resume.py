@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import FAST, ROOT, scalars
 
-from lenetlab.resume import AtomicCheckpointIO
+from lenetlab.resume import AtomicCheckpointIO, choose_output_dir
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
 ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second
@@ -74,6 +74,30 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
 
     again = run_cli("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
     assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
+
+
+def test_resume_picks_the_newest_earlier_run_of_the_same_command(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    monkeypatch.chdir(tmp_path)
+    runs = {  # directory: (its overrides, its age in seconds)
+        "2026-01-01/09-00-00": (["seed=1"], 300),
+        "2026-01-01/10-00-00": (["seed=1", "resume=true"], 200),  # resumed once: still the same command
+        "2026-01-01/11-00-00": (["seed=1", "experiment=learning_rate"], 100),  # another command
+        "2026-01-02/09-00-00": (["seed=2"], 0),
+    }
+    for name, (overrides, age) in runs.items():
+        record = tmp_path / "outputs" / "runs" / name / ".hydra" / "overrides.yaml"
+        record.parent.mkdir(parents=True)
+        OmegaConf.save(OmegaConf.create(overrides), record)
+        os.utime(record, (time.time() - age, time.time() - age))
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        config = compose("train", overrides=["seed=1", "resume=true"], return_hydra_config=True)
+        assert choose_output_dir(config, multirun=False) == Path("outputs/runs/2026-01-01/10-00-00")
+        fresh = compose("train", overrides=["seed=3", "resume=true"], return_hydra_config=True)
+        choose_output_dir(fresh, multirun=False)  # no earlier run of this command: a new one
+        assert "outputs/runs/${now:" in OmegaConf.to_container(fresh.hydra.run)["dir"]
 
 
 def test_checkpoint_save_is_atomic(tmp_path):
