@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter, ScalarFormatter
 
 from lenetlab.report.runs import NOT_SWEPT, Run, describe, fmt
 
@@ -33,8 +33,12 @@ def _colors(n: int) -> list:
 
 def _fixed(runs: list[Run], keys: list[str]) -> str:
     """The settings all runs share (for the subtitle)."""
-    first = next((r.hparams for r in runs if r.hparams), {})
-    return ", ".join(f"{k}={fmt(v)}" for k, v in first.items() if k not in keys and k not in NOT_SWEPT)
+    shared = {}
+    for run in runs:
+        for key, value in run.hparams.items():
+            if value is not None and key not in keys and key not in NOT_SWEPT:
+                shared.setdefault(key, value)
+    return ", ".join(f"{key}={fmt(value)}" for key, value in shared.items())
 
 
 def _figure(width: float = 7.5, height: float = 4.5) -> Figure:
@@ -67,6 +71,13 @@ def _swept_axis(axis, values, scale_setter) -> None:
         axis.set_ticks(values)
         axis.set_major_formatter(ScalarFormatter() if all(isinstance(v, int) for v in values) else "{x:g}")
         axis.set_minor_formatter(NullFormatter())
+
+
+def _log_y(ax) -> None:
+    """Log scale with plain numbers (40, not 4x10^1) on the labelled ticks."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
 def _legend(ax, n: int) -> None:
@@ -108,8 +119,7 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter("{x:g}")
+        _log_y(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
@@ -163,7 +173,7 @@ def _grid(runs, keys, x_keys, panels, title, group_keys: Callable[[str], list[st
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
             if _spans_decades([y(r) for r in drawable]):
-                ax.set_yscale("log")
+                _log_y(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
             ax.set_ylabel(y_label)
             ax.grid(True, which="both", alpha=0.3)

@@ -51,13 +51,17 @@ class Run:
 def find_run_dirs(root: Path) -> list[Path]:
     """Every run below ``root``: Hydra job dirs and any dir holding ``status.json`` or TensorBoard events."""
     marked = {p.parent for pattern in (STATUS_FILE, EVENTS) for p in root.glob(f"**/{pattern}")}
-    return sorted(marked | set(job_dirs(root)))
+    dirs = marked | set(job_dirs(root))
+    # a Hydra dir that only holds other runs (lenetlab.search's own) is not a run itself
+    return sorted(d for d in dirs if d in marked or not any(d in other.parents for other in dirs))
 
 
 def latest(outputs: Path) -> Path | None:
-    """The most recently started sweep (a dir with ``multirun.yaml``) or single run under ``outputs``."""
+    """The most recently started sweep (a dir with ``multirun.yaml``), search or single run under ``outputs``."""
     sweeps = {p.parent: p for p in outputs.glob(f"**/{SWEEP_FILE}")}
-    singles = {job: job / ".hydra" / "config.yaml" for job in job_dirs(outputs) if not sweeps.keys() & set(job.parents)}
+    jobs = set(job_dirs(outputs))
+    # a job inside a sweep or inside another job (a search's trials) belongs to that one
+    singles = {job: job / ".hydra" / "config.yaml" for job in jobs if not (sweeps.keys() | jobs) & set(job.parents)}
     # the start marker, not the dir: writing a report into a sweep changes the dir's mtime
     started = {top: marker.stat().st_mtime for top, marker in {**sweeps, **singles}.items() if marker.is_file()}
     return max(started, key=started.get) if started else None
@@ -148,7 +152,8 @@ def config_hparams(path: Path) -> dict:
             "scheduler": name(cfg.get("scheduler")),
             "batch_size": cfg.data.batch_size,
             "max_epochs": cfg.trainer.max_epochs,
-            "accelerator": cfg.trainer.accelerator,
+            # the device asked for; "auto" names none (the run would have logged what it got)
+            "accelerator": None if cfg.trainer.accelerator == "auto" else cfg.trainer.accelerator,
             "precision": str(cfg.trainer.get("precision", 32)),
             "seed": cfg.seed,
         }
@@ -162,6 +167,16 @@ def varying(runs: list[Run]) -> list[str]:
     known = [run.hparams for run in runs if run.hparams]
     # a value missing from some runs (a job that never logged) does not make a key vary
     return [k for k in keys if k not in NOT_SWEPT and len({repr(h[k]) for h in known if h.get(k) is not None}) > 1]
+
+
+def in_order(runs: list[Run], keys: list[str]) -> list[Run]:
+    """Sorted by the varying values (numbers as numbers), then by name."""
+
+    def rank(run: Run) -> tuple:
+        values = [run.hparams.get(key) for key in keys]
+        return (*((0, v) if isinstance(v, int | float) else (1, str(v)) for v in values), run.name)
+
+    return sorted(runs, key=rank)
 
 
 def fmt(value) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lenetlab.report.figures import FIGURES
-from lenetlab.report.runs import Run, varying
+from lenetlab.report.runs import Run, in_order, varying
 from lenetlab.report.tables import rows, write_csv, write_markdown
 
 
@@ -13,6 +13,7 @@ def write_report(runs: list[Run], out: Path) -> list[Path]:
     """Draw the figures that fit what varies across ``runs`` and write the tables into ``out``; return the files."""
     out.mkdir(parents=True, exist_ok=True)
     keys = varying(runs)
+    runs = in_order(runs, keys)
     written = []
     for name, draw in FIGURES.items():
         figure = draw(runs, keys)
