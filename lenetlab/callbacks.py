@@ -1,9 +1,11 @@
-"""Lightning callbacks of lenetlab: honest epoch timings."""
+"""Lightning callbacks of lenetlab: honest timings."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -16,21 +18,38 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def process_age_s() -> float | None:
+    """Seconds since this process started (from Linux's /proc, to 10 ms; None elsewhere)."""
+    try:
+        stat, uptime = Path("/proc/self/stat").read_text(), Path("/proc/uptime").read_text()
+    except OSError:
+        return None
+    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after "(comm)"
+    return float(uptime.split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
 class EpochTimer(L.Callback):
-    """Logs ``time/train_epoch_s`` (training batches only, device synchronized) and ``time/fit_s``.
+    """Logs ``time/train_epoch_s`` (training batches only, device synchronized), ``time/fit_s`` and ``time/test_s``.
 
     The first epoch includes warm-up (cuDNN autotuning, compilation, caches), so ``summary()``
-    reports it apart from the steady-state mean of the later epochs.
+    reports it apart from the steady-state mean of the later epochs, with ``startup_s``: process
+    start to the first training step. On a GPU, the test also logs ``memory/gpu_peak_mb``.
     """
 
     def __init__(self):
         self.epoch_times: list[float] = []
         self._epoch_start: float | None = None
-        self._fit_start = 0.0
+        self._fit_start = self._test_start = 0.0
         self.fit_s = 0.0
+        self.startup_s: float | None = None
+        self._started = False
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fit_start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if not self._started:
+            self._started, self.startup_s = True, process_age_s()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         _synchronize(pl_module.device)
@@ -56,13 +75,26 @@ class EpochTimer(L.Callback):
         for logger in trainer.loggers:
             logger.log_metrics({"time/fit_s": self.fit_s}, step=max(trainer.current_epoch - 1, 0))
 
+    def on_test_start(self, trainer, pl_module) -> None:
+        _synchronize(pl_module.device)
+        self._test_start = time.perf_counter()
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        _synchronize(pl_module.device)
+        metrics = {"time/test_s": time.perf_counter() - self._test_start}
+        if pl_module.device.type == "cuda":
+            metrics["memory/gpu_peak_mb"] = torch.cuda.max_memory_allocated(pl_module.device) / 2**20
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=max(trainer.current_epoch - 1, 0))
+
     def summary(self) -> dict[str, float | None]:
-        """First-epoch seconds, steady-state mean seconds per epoch, and whole-fit seconds."""
+        """First-epoch, steady-state mean per epoch and whole-fit seconds; process start to first step."""
         times = self.epoch_times
         return {
             "first_epoch_s": times[0] if times else None,
             "steady_epoch_s": statistics.mean(times[1:]) if len(times) > 1 else None,
             "fit_s": self.fit_s,
+            "startup_s": self.startup_s,
         }
 
     def state_dict(self) -> dict:

@@ -1,0 +1,334 @@
+"""Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
+
+    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--repeats 3] [--limit-batches N]
+
+(a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
+(b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
+(and (b') the same loop with the network in ``channels_last``, as lenetlab runs it by default);
+(c) ``torchvision``: the plain loop fed by ``MNIST(transform=Compose([ToTensor(), Normalize()]))`` through a
+``DataLoader``. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
+``--repeats`` timed epochs, whose median is reported. MNIST is read from ``$LENETLAB_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MEAN, STD = 0.1307, 0.3081  # MNIST's training-set statistics, as in the torchvision examples
+EVAL_BATCH = 1000  # lenetlab's data.eval_batch_size
+VARIANTS = {
+    "lenetlab": "(a) lenetlab",
+    "plain": "(b) plain loop",
+    "plain_channels_last": "(b') plain loop, channels_last",
+    "torchvision": "(c) torchvision pipeline",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--filters", type=int, nargs="+", default=[16], help="conv widths to compare (default: 16)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs after the warm-up (default: 3)")
+    parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--val-size", type=int, default=5000, help="training images held out (default: 5000)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--worker", choices=list(VARIANTS)[1:], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.device not in ("cpu", "cuda"):
+        parser.error(f"--device {args.device}: expected cpu or cuda")
+    for name in ("repeats", "limit_batches", "batch_size", "val_size", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} {value}: must be a positive integer")
+    if min(args.filters) < 1:
+        parser.error(f"--filters {' '.join(map(str, args.filters))}: widths must be positive integers")
+    return args
+
+
+# ---------------------------------------------------------------- (b) and (c): the plain loop, in a worker process
+
+
+def _synchronize(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _split(n: int, val_size: int):
+    """The same 55,000/5,000 split as lenetlab's data module (``data.split_seed=42``)."""
+    import torch
+
+    if not 0 < val_size < n:
+        raise SystemExit(f"error: --val-size {val_size}: must be between 1 and {n - 1} for this data set")
+    return torch.randperm(n, generator=torch.Generator().manual_seed(42))[val_size:]
+
+
+def _in_memory(args, device):
+    """Normalized training and test tensors, on ``device``."""
+    from torchvision.datasets import MNIST
+
+    def tensors(train: bool, index=None):
+        data = MNIST(os.environ["LENETLAB_DATA_DIR"], train=train)
+        x, y = data.data, data.targets
+        if index is not None:
+            x, y = x[index], y[index]
+        return x.float().div_(255).sub_(MEAN).div_(STD).unsqueeze(1).to(device), y.to(device)
+
+    x, y = tensors(True)
+    index = _split(len(x), args.val_size)
+    return (x[index.to(device)], y[index.to(device)]), tensors(False)
+
+
+def _tensor_batches(x, y, batch_size: int):
+    """One epoch of shuffled batches by indexing (a fresh permutation on the data's device)."""
+    import torch
+
+    order = torch.randperm(len(x), device=x.device)
+    for start in range(0, len(x), batch_size):
+        index = order[start : start + batch_size]
+        yield x[index], y[index]
+
+
+def _torchvision_loader(args):
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import transforms
+    from torchvision.datasets import MNIST
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    data = MNIST(os.environ["LENETLAB_DATA_DIR"], train=True, transform=transform)
+    return DataLoader(Subset(data, _split(len(data), args.val_size).tolist()), batch_size=args.batch_size, shuffle=True)
+
+
+def run_worker(args) -> dict:
+    """Time the plain loop: a warm-up epoch, then ``repeats`` epochs (and, in memory, the test evaluation)."""
+    import torch
+    import torch.nn.functional as F
+
+    from lenetlab.models import LeNet
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    net = LeNet(filters=[args.filters[0]] * 2).to(device)
+    if args.worker == "plain_channels_last":
+        net = net.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    in_memory = args.worker.startswith("plain")
+    if in_memory:
+        (x, y), (test_x, test_y) = _in_memory(args, device)
+        epoch = lambda: _tensor_batches(x, y, args.batch_size)  # noqa: E731
+    else:
+        loader = _torchvision_loader(args)
+        epoch = lambda: loader  # noqa: E731
+
+    times, images = [], 0
+    for _ in range(1 + args.repeats):
+        _synchronize(device)
+        start, images = time.perf_counter(), 0
+        for batch_x, batch_y in itertools.islice(epoch(), args.limit_batches):
+            batch_x, batch_y = batch_x.to(device, non_blocking=True), batch_y.to(device, non_blocking=True)
+            loss = F.cross_entropy(net(batch_x), batch_y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            images += len(batch_y)
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+
+    eval_s = None
+    if in_memory:
+        evals = [_evaluate(net, test_x, test_y, device) for _ in range(1 + args.repeats)]
+        eval_s = statistics.median(evals[1:])
+    return {"epoch_s": times[1:], "images": images, "eval_s": eval_s, "gpu_peak_mb": _gpu_peak_mb(device)}
+
+
+def _evaluate(net, x, y, device) -> float:
+    """Seconds to classify the test set in batches of ``EVAL_BATCH`` (accuracy computed, as lenetlab does)."""
+    import torch
+
+    net.eval()
+    _synchronize(device)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        correct = sum(
+            (net(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum() for i in range(0, len(x), EVAL_BATCH)
+        )
+        float(correct)
+    _synchronize(device)
+    net.train()
+    return time.perf_counter() - start
+
+
+def _gpu_peak_mb(device) -> float | None:
+    import torch
+
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+# ---------------------------------------------------------------- the parent: one process per variant
+
+
+def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
+    """Run ``command``; return its stdout and its own peak resident memory (MiB), or exit with its stderr."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(f"error: {' '.join(command)} failed ({process.returncode}):\n{err.read()[-3000:]}")
+        return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
+
+
+def _curve(run_dir: Path, tag: str) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values = []
+    for events in sorted(run_dir.glob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            values += [event.value for event in accumulator.Scalars(tag)]
+    return values
+
+
+def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
+    """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
+    run_dir = work / f"lenetlab-{filters}"
+    overrides = [
+        f"model.filters=[{filters},{filters}]",
+        f"trainer.max_epochs={1 + args.repeats}",
+        f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
+        f"data.batch_size={args.batch_size}",
+        f"data.val_size={args.val_size}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    if args.limit_batches:
+        overrides.append(f"trainer.limit_train_batches={args.limit_batches}")
+    _, rss_mb = _run([sys.executable, "-m", "lenetlab.train", *overrides], env, work)
+    status = json.loads((run_dir / "status.json").read_text())
+    if status["status"] != "finished":
+        raise SystemExit(f"error: lenetlab run {status['status']}: {status.get('reason')}")
+    epochs = _curve(run_dir, "time/train_epoch_s")
+    gpu = _curve(run_dir, "memory/gpu_peak_mb")
+    return {
+        "epoch_s": epochs[1:],
+        "eval_s": (_curve(run_dir, "time/test_s") or [None])[-1],
+        "rss_mb": rss_mb,
+        "gpu_peak_mb": gpu[-1] if gpu else None,
+        "startup_s": status["metrics"].get("startup_s"),
+    }
+
+
+def bench_worker(args, kind: str, filters: int, env: dict, work: Path) -> dict:
+    """(b) or (c): this script as a worker process; its result is the last line of its output."""
+    command = [sys.executable, __file__, "--worker", kind, "--filters", str(filters), "--device", args.device]
+    for name in ("repeats", "limit_batches", "batch_size", "val_size", "threads"):
+        if getattr(args, name) is not None:
+            command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    out, rss_mb = _run(command, env, work)
+    return {**json.loads(out.strip().splitlines()[-1]), "rss_mb": rss_mb}
+
+
+def machine() -> str:
+    """Date, CPU (or GPU), threads and versions: what a number in the table depends on."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} x {cpu}{gpu}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def format_table(results: dict[int, dict[str, dict]], device: str) -> str:
+    """A Markdown table: one row per (filters, variant)."""
+    header = (
+        f"| filters | variant ({device}) | s/epoch (median) | images/s | vs lenetlab | "
+        "test eval s | peak RSS MiB | peak GPU MiB |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    rows = [header]
+    for filters, variants in results.items():
+        lenetlab_s = variants["lenetlab"]["median_s"]
+        for name, label in VARIANTS.items():
+            r = variants[name]
+            cells = [
+                str(filters),
+                label,
+                f"{r['median_s']:.3f}",
+                f"{r['images_per_s']:,.0f}",
+                f"{r['median_s'] / lenetlab_s:.2f} x",
+                f"{r['eval_s']:.3f}" if r.get("eval_s") is not None else "-",
+                str(r["rss_mb"]),
+                f"{r['gpu_peak_mb']:.0f}" if r.get("gpu_peak_mb") is not None else "-",
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
+        plain, vision = variants["plain"]["median_s"], variants["torchvision"]["median_s"]
+        rows.append(
+            f"\nfilters {filters}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), c/a = {vision / lenetlab_s:.2f} "
+            f"(goal >= 2), start-up to first training step {variants['lenetlab']['startup_s']:.2f} s (goal < 5)\n"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(args)))
+        return
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
+    from lenetlab.data import default_data_root, ensure_mnist
+
+    root = default_data_root()
+    ensure_mnist(root, download=False)
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(root.resolve()), "PYTHONPATH": str(ROOT)}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+
+    print(f"start: {machine()}", flush=True)
+    results: dict[int, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="lenetlab-bench-") as tmp:
+        work = Path(tmp)
+        for filters in args.filters:
+            variants = {"lenetlab": bench_lenetlab(args, filters, env, work)}
+            for kind in list(VARIANTS)[1:]:
+                variants[kind] = bench_worker(args, kind, filters, env, work)
+            images = variants["plain"]["images"]  # every variant sees the same images per epoch
+            for r in variants.values():
+                r["median_s"] = statistics.median(r["epoch_s"])
+                r["images_per_s"] = images / r["median_s"]
+            results[filters] = variants
+            print(f"filters {filters}: done", file=sys.stderr, flush=True)
+    print(format_table(results, args.device))
+    print(f"end: load average {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
