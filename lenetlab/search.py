@@ -52,6 +52,10 @@ class SlotTaken(Exception):
     """Another worker started the study's last missing trial at the same moment."""
 
 
+class NoValidationError(Exception):
+    """The trial's run ended (diverged) before its first validation: FAIL, and the search goes on."""
+
+
 # --- search space ---------------------------------------------------------------------------------
 
 
@@ -236,8 +240,8 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
             raise optuna.TrialPruned(result["reason"])
         best = result["metrics"]["best_val_error"]
         if best is None:
-            raise RuntimeError(
-                f"trial {trial.number} {result['status']} without a validation error: {result['reason']}"
+            raise NoValidationError(
+                f"trial {trial.number} {result['status']} before any validation: {result['reason']}"
             )
         return best
 
@@ -263,7 +267,7 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
             time.sleep(cfg.search.heartbeat_interval)
             continue
         waiting = False
-        study.optimize(objective, n_trials=1, catch=(SlotTaken,), gc_after_trial=True)
+        study.optimize(objective, n_trials=1, catch=(SlotTaken, NoValidationError), gc_after_trial=True)
 
 
 # --- outputs --------------------------------------------------------------------------------------
