@@ -299,8 +299,8 @@ def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
 
     logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    bounds = {
-        name: (dist.low, dist.high)
+    numeric = {
+        name: dist
         for trial in complete
         for name, dist in trial.distributions.items()
         if not isinstance(dist, CategoricalDistribution)
@@ -319,16 +319,29 @@ def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
             except (ValueError, RuntimeError) as error:  # e.g. no completed trial yet
                 log.warning("%s not drawn: %s", name, error)
                 continue
-        if name == "params.png":  # the whole sampled range, so the distribution of the draws shows
+        if name != "importances.png":
+            np.ravel(axes)[0].set_ylabel("best val/error")
+        if name == "params.png":
             for ax in np.ravel(axes):
-                low_high = bounds.get(ax.get_xlabel())
-                if low_high:
-                    ax.set_xlim(*low_high)
+                if ax.get_xlabel() in numeric:
+                    _show_range(ax, numeric[ax.get_xlabel()])
         figure = np.ravel(axes)[0].figure
         figure.savefig(search_dir / name, dpi=100, bbox_inches="tight")
         plt.close(figure)
         written.append(name)
     return written
+
+
+def _show_range(ax, dist: FloatDistribution | IntDistribution) -> None:
+    """The whole sampled range on the x axis (so the spread of the draws shows), integers ticked at powers of 2."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xlim(dist.low, dist.high)
+    if dist.log:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if isinstance(dist, IntDistribution):
+            ax.set_xticks([2**k for k in range(dist.low.bit_length() - 1, dist.high.bit_length()) if dist.low <= 2**k])
+            ax.xaxis.set_major_formatter(ScalarFormatter())
 
 
 def best_yaml(cfg: DictConfig, best: optuna.trial.FrozenTrial, values: dict, search_dir: Path) -> str:
