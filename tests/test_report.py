@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from PIL import Image
 
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import learning_curves
-from lenetlab.report.runs import load_runs, varying
+from lenetlab.report.runs import latest, load_runs, varying
 
 FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
 
@@ -161,3 +162,19 @@ def test_a_directory_without_runs_is_a_one_line_error(tmp_path, monkeypatch, cap
             main(argv)
         assert stop.value.code == 2
         assert capsys.readouterr().err == message + "\n"
+
+
+def test_a_search_directory_is_one_unit_and_a_job_without_status_is_unfinished(seeds_sweep, tmp_path):
+    # lenetlab.search's layout: its own Hydra dir holding one run dir per trial
+    search = tmp_path / "outputs" / "search" / "study"
+    (search / ".hydra").mkdir(parents=True)
+    jobs = sorted(p for p in seeds_sweep.iterdir() if (p / "status.json").is_file())
+    for number, job in enumerate(jobs):
+        shutil.copytree(job, search / f"trial_{number}")
+    (search / "trial_1" / "status.json").unlink()  # as if killed before its end
+
+    assert latest(tmp_path / "outputs") == search
+    runs = {run.name: run for run in load_runs([search])}
+    assert sorted(runs) == ["trial_0", "trial_1"]
+    assert (runs["trial_0"].status, runs["trial_1"].status) == ("finished", "unfinished")
+    assert len(runs["trial_1"].values("val/error")) == 2  # its curves are still read

@@ -7,6 +7,7 @@ import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter, ScalarFormatter
 
@@ -26,8 +27,6 @@ def _spans_decades(values) -> bool:
 
 
 def _colors(n: int) -> list:
-    from matplotlib import colormaps
-
     return [colormaps["tab10" if n <= 10 else "tab20"](i % 20) for i in range(n)]
 
 
@@ -73,11 +72,19 @@ def _swept_axis(axis, values, scale_setter) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def _log_y(ax) -> None:
-    """Log scale with plain numbers (40, not 4x10^1) on the labelled ticks."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+class _PlainLog(LogFormatter):
+    """LogFormatter's choice of ticks to label, written plainly: 40, 0.5, 100,000 (not 4x10^1)."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:,.0f}" if x >= 1 else f"{x:.2g}"
+
+
+def _log(ax, which: str = "y") -> None:
+    """A log axis labelled with plain numbers."""
+    axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
+    set_scale("log")
+    axis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+    axis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
 def _legend(ax, n: int) -> None:
@@ -119,7 +126,7 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
-        _log_y(ax)
+        _log(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
@@ -168,12 +175,13 @@ def _grid(runs, keys, x_keys, panels, title, group_keys: Callable[[str], list[st
         for row, (y_label, y) in enumerate(panels):
             ax = axes[row][col]
             _lines(ax, drawable, x_key, y, groups, colors)
-            if x_key == "params":  # a count, not a swept setting: log when it spans decades, default ticks
-                ax.set_xscale("log" if _spans_decades(x_values) else "linear")
+            if x_key == "params":  # a count, not a swept setting: default ticks
+                if _spans_decades(x_values):
+                    _log(ax, "x")
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
             if _spans_decades([y(r) for r in drawable]):
-                _log_y(ax)
+                _log(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
             ax.set_ylabel(y_label)
             ax.grid(True, which="both", alpha=0.3)

@@ -23,7 +23,7 @@ class Run:
 
     path: Path
     name: str
-    status: str  # finished | diverged | failed | unfinished
+    status: str  # as in status.json (finished, diverged, failed, pruned...), or unfinished if it has none
     reason: str | None = None
     hparams: dict = field(default_factory=dict)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
@@ -61,9 +61,9 @@ def latest(outputs: Path) -> Path | None:
     sweeps = {p.parent: p for p in outputs.glob(f"**/{SWEEP_FILE}")}
     jobs = set(job_dirs(outputs))
     # a job inside a sweep or inside another job (a search's trials) belongs to that one
-    singles = {job: job / ".hydra" / "config.yaml" for job in jobs if not (sweeps.keys() | jobs) & set(job.parents)}
-    # the start marker, not the dir: writing a report into a sweep changes the dir's mtime
-    started = {top: marker.stat().st_mtime for top, marker in {**sweeps, **singles}.items() if marker.is_file()}
+    singles = {job: job / ".hydra" for job in jobs if not (sweeps.keys() | jobs) & set(job.parents)}
+    # Hydra writes these at the start; the dir itself changes when a report is written into it
+    started = {top: marker.stat().st_mtime for top, marker in {**sweeps, **singles}.items()}
     return max(started, key=started.get) if started else None
 
 
@@ -96,8 +96,8 @@ def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
 
     if not any(path.glob(EVENTS)):
         return {}, {}
-    # no purging: a resumed run's new event file may repeat steps, and the dict below keeps the newest
-    events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0}, purge_orphaned_data=False)
+    # a resumed run's writer marks its restart step; the accumulator drops the orphaned points after it
+    events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     curves = {tag: sorted({e.step: e.value for e in events.Scalars(tag)}.items()) for tag in events.Tags()["scalars"]}
     hparams = {}
