@@ -84,7 +84,7 @@ def _log(ax, which: str = "y") -> None:
     axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
     set_scale("log")
     axis.set_major_formatter(_PlainLog(labelOnlyBase=False))
-    axis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+    axis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def _legend(ax, n: int) -> None:
@@ -118,11 +118,11 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
                             color=color, alpha=0.2, linewidth=0)  # fmt: skip
             spread = f"mean of {len(members)} seeds, band min–max"
             label = f"{label} ({spread})" if label else spread
-        diverged = [r for r in members if r.status == "diverged"]
-        if diverged:
-            label += " (diverged)"
+        ended = sorted({r.status for r in members} - {"finished"})  # diverged, unfinished, pruned...
+        if ended:
+            label = f"{label} ({', '.join(ended)})" if label else ", ".join(ended)
         ax.plot(epochs, mean, marker=MARKERS[i % len(MARKERS)], markersize=4, color=color, label=label or "run")
-        if diverged:
+        if "diverged" in ended:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
