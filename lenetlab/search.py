@@ -153,6 +153,13 @@ class StartChecks(Callback):
             sys.exit(2)
 
 
+def _record_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """A trial whose process died (marked FAIL by the heartbeat check): say so in its run directory."""
+    run_dir = Path(trial.user_attrs.get("run_dir", "/nonexistent"))
+    if run_dir.is_dir():
+        write_status(run_dir, "failed", reason="its process died: no heartbeat within search.grace_period")
+
+
 def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
     """Create the study, or load it if it exists (a resume, or another worker's)."""
     s = cfg.search
@@ -166,7 +173,11 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
                 storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine, heartbeat_interval=s.heartbeat_interval, grace_period=s.grace_period
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=s.heartbeat_interval,
+                    grace_period=s.grace_period,
+                    failed_trial_callback=_record_dead,
                 )
                 break
             except sqlalchemy.exc.DBAPIError as error:  # workers creating the tables at once: the next try finds them

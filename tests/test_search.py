@@ -170,8 +170,11 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_cli, f
     first = _popen(args, fake_mnist, tmp_path)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and first.poll() is None:
-        if (out / "study.db").is_file() and states(study_of(out)).get("COMPLETE", 0) >= 1:
-            break
+        try:
+            if (out / "study.db").is_file() and states(study_of(out)).get("COMPLETE", 0) >= 1:
+                break
+        except Exception:  # the database or the study is not created yet
+            pass
         time.sleep(0.2)
     assert first.poll() is None, "the search ended before it could be killed"
     first.send_signal(signal.SIGKILL)
@@ -190,6 +193,8 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_cli, f
     assert len({t.user_attrs["run_dir"] for t in complete}) == 3
     assert len({json.dumps(t.params, sort_keys=True) for t in complete}) == 3
     assert all(read_status(out / f"trial_{t.number}")["status"] == "finished" for t in complete)
+    for dead in (t for t in study.trials if t.state == TrialState.FAIL and "run_dir" in t.user_attrs):
+        assert "process died" in read_status(out / f"trial_{dead.number}")["reason"]
 
 
 @pytest.mark.slow
