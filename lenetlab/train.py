@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from lenetlab.callbacks import EpochTimer
+from lenetlab.hparams import config_hparams
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
@@ -40,24 +41,8 @@ CURVE_TAGS = (
 
 
 def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
-    """The values shown in TensorBoard's HParams tab (scalars and strings only)."""
-    model, filters = cfg.model, cfg.model.get("filters")
-    widths = [filters] if isinstance(filters, int) else list(filters or [])
-    return {
-        "model": model._target_.rsplit(".", 1)[-1],
-        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
-        "kernel_size": model.get("kernel_size", 0),
-        "hidden": "-".join(map(str, model.get("hidden") or [])) or "none",
-        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
-        "lr": cfg.optimizer.lr,
-        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.get("scheduler") else "none",
-        "batch_size": cfg.data.batch_size,
-        "max_epochs": cfg.trainer.max_epochs,
-        "accelerator": accelerator,
-        "precision": str(cfg.trainer.get("precision", 32)),
-        "seed": cfg.seed,
-        "params": count_parameters(net),
-    }
+    """The values shown in TensorBoard's HParams tab: the config's, the device used and the parameter count."""
+    return {**config_hparams(cfg), "accelerator": accelerator, "params": count_parameters(net)}
 
 
 def write_hparams(logger, hparams: dict) -> None:

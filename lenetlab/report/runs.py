@@ -126,39 +126,20 @@ def _plain(value) -> float | int | str | bool | None:
 def config_hparams(path: Path) -> dict:
     """The hparams a job would have logged, from its saved Hydra config (for jobs that never logged them).
 
-    Mirrors ``lenetlab.train.run_hparams`` without building the network (no parameter count) and without
-    importing torch, so that a report starts in seconds; the accelerator is the one asked for.
+    No parameter count (that needs the network); the accelerator is the one asked for, "auto" names none.
     """
     from omegaconf import OmegaConf
+
+    from lenetlab.hparams import config_hparams as from_config
 
     config = path / ".hydra" / "config.yaml"
     if not config.is_file():
         return {}
-    cfg = OmegaConf.load(config)
-
-    def name(node) -> str:
-        return node._target_.rsplit(".", 1)[-1] if node else "none"
-
     try:
-        filters = cfg.model.get("filters")
-        widths = [filters] if isinstance(filters, int) else list(filters or [])
-        return {
-            "model": name(cfg.model),
-            "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
-            "kernel_size": cfg.model.get("kernel_size", 0),
-            "hidden": "-".join(map(str, cfg.model.get("hidden") or [])) or "none",
-            "optimizer": name(cfg.optimizer),
-            "lr": cfg.optimizer.lr,
-            "scheduler": name(cfg.get("scheduler")),
-            "batch_size": cfg.data.batch_size,
-            "max_epochs": cfg.trainer.max_epochs,
-            # the device asked for; "auto" names none (the run would have logged what it got)
-            "accelerator": None if cfg.trainer.accelerator == "auto" else cfg.trainer.accelerator,
-            "precision": str(cfg.trainer.get("precision", 32)),
-            "seed": cfg.seed,
-        }
+        hparams = from_config(OmegaConf.load(config))
     except Exception:  # a config from another version of lenetlab: report the run without its values
         return {}
+    return {**hparams, "accelerator": None if hparams["accelerator"] == "auto" else hparams["accelerator"]}
 
 
 def varying(runs: list[Run]) -> list[str]:
