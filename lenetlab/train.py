@@ -13,7 +13,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
@@ -86,7 +86,11 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     resumed = {"purge_step": first_epoch_after(ckpt_path)} if ckpt_path and "TensorBoard" in cfg.logger._target_ else {}
     logger = instantiate(cfg.logger, **resumed)
     callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *(callbacks or []), FlushCurves()]
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
+    # callbacks.progress_bar=null means no bar at all, not Lightning's default one
+    show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()], enable_progress_bar=show_bar
+    )
     checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
