@@ -28,11 +28,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from lenetlab.data import DataNotFoundError
-from lenetlab.idx import IdxFormatError
 from lenetlab.run_status import write_status
 from lenetlab.train import RunStopped, train
-from lenetlab.validation import ConfigError
+from lenetlab.validation import BAD_INPUT, ConfigError, check_data, refuse, validate
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +146,10 @@ class StartChecks(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_settings(config)
-        except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            validate(config, output_dir=Path(config.hydra.run.dir))
+            check_data(config)
+        except BAD_INPUT as error:
+            refuse(error)
 
 
 def _record_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -444,7 +443,10 @@ def search(cfg: DictConfig) -> dict:
     summary |= {"values": best_values, "figures": figures}
     if cfg.search.final:
         final = final_run(cfg, best, space, search_dir)
-        print(f"final: trained on train + validation images, test error {final['test_error']:.4f}", flush=True)
+        outcome = (
+            f"test error {final['test_error']:.4f}" if final.get("test_error") is not None else final.get("status")
+        )
+        print(f"final: trained on train + validation images, {outcome}", flush=True)
         summary["final"] = final
     return summary
 
@@ -454,9 +456,8 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""
     try:
         search(cfg)
-    except (ConfigError, DataNotFoundError, IdxFormatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except BAD_INPUT as error:
+        refuse(error)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume the study", file=sys.stderr)
         sys.exit(130)

@@ -10,8 +10,8 @@ import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lenetlab.data import MNIST_FILES, DataNotFoundError, default_data_root, load_mnist
-from lenetlab.idx import IdxFormatError, check_idx_file
+from lenetlab.data import DataNotFoundError, default_data_root, ensure_mnist
+from lenetlab.idx import IdxFormatError
 from lenetlab.resume import choose_output_dir
 from lenetlab.run_status import job_dirs
 
@@ -53,7 +53,14 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
         ok = len(filters) > 0 and all(isinstance(f, int) and f > 0 for f in filters)
         _require(ok, "model.filters", model.filters, "a positive integer or a list of them")
         layers = 2 if isinstance(model.filters, int) else len(filters)
-        smallest_map = model.get("image_size", 28) // 2 ** (layers - 1)
+        image_size = model.get("image_size", 28)
+        _require(
+            image_size // 2**layers >= 1,
+            "model.filters",
+            model.filters,
+            f"at most {image_size.bit_length() - 1} conv layers (each halves the {image_size}-pixel map)",
+        )
+        smallest_map = image_size // 2 ** (layers - 1)
         k = model.get("kernel_size", 3)
         _require(
             isinstance(k, int) and k > 0 and k % 2 == 1 and k <= smallest_map,
@@ -61,6 +68,9 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
             k,
             f"an odd integer from 1 to {smallest_map} (the smallest feature map)",
         )
+
+    for key in ("model_checkpoint", "epoch_timer"):  # a run's status and test need them
+        _require(cfg.callbacks.get(key) is not None, f"callbacks.{key}", None, "a callback (it cannot be null)")
 
     epochs = cfg.trainer.get("max_epochs")
     _require(isinstance(epochs, int) and epochs >= 0, "trainer.max_epochs", epochs, "an integer >= 0")
@@ -86,12 +96,7 @@ def check_data(cfg: DictConfig) -> None:
     if not str(cfg.data.get("_target_", "")).endswith("MNISTDataModule"):
         return
     root = Path(cfg.data.root) if cfg.data.get("root") else default_data_root()
-    raw = root / "MNIST" / "raw"
-    if all((raw / name).is_file() for name in MNIST_FILES):
-        for name, magic in MNIST_FILES.items():
-            check_idx_file(raw / name, magic)
-    else:
-        load_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing
+    ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:
@@ -105,7 +110,8 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def _refuse(error: Exception) -> None:
+def refuse(error: Exception) -> None:
+    """Stop a start with ``error: <message>`` on one line and exit status 2."""
     print(f"error: {error}", file=sys.stderr, flush=True)
     sys.exit(2)
 
@@ -129,7 +135,7 @@ class StartChecks(Callback):
             validate(config, output_dir=out)
             check_data(config)
         except BAD_INPUT as error:
-            _refuse(error)
+            refuse(error)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
@@ -149,4 +155,4 @@ class StartChecks(Callback):
                 validate(config, output_dir=sweep_dir, check_devices=False)
             check_data(config)
         except BAD_INPUT as error:
-            _refuse(error)
+            refuse(error)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+import torch
 from conftest import FAST, scalars
 
 EPOCH_TAGS = ("train/loss", "val/loss", "val/acc", "val/error", "time/train_epoch_s")
@@ -76,6 +78,7 @@ def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
     assert "2 jobs, 2 finished" in result.stdout
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_without_cuda_stops_with_one_clear_line(run_cli, tmp_path):
     result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2

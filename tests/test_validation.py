@@ -36,6 +36,8 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("model.kernel_size=15", "model.kernel_size=15 is not accepted: expected an odd integer from 1 to 14"),
         ("trainer.max_epochs=-1", "trainer.max_epochs=-1 is not accepted: expected an integer >= 0"),
         ("trainer.accelerator=tpu", "trainer.accelerator='tpu' is not accepted: expected auto | cpu | gpu | cuda"),
+        ("model.filters=[8,8,8,8,8]", "expected at most 4 conv layers (each halves the 28-pixel map)"),
+        ("callbacks.model_checkpoint=null", "callbacks.model_checkpoint=None is not accepted: expected a callback"),
     ],
 )
 def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_path, override, message):
