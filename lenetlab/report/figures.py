@@ -84,7 +84,9 @@ def _log(ax, which: str = "y") -> None:
     axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
     set_scale("log")
     axis.set_major_formatter(_PlainLog(labelOnlyBase=False))
-    axis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    # minor labels only on y: on x, wide numbers such as 300,000 would run into each other
+    minor = _PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)) if which == "y" else NullFormatter()
+    axis.set_minor_formatter(minor)
 
 
 def _legend(ax, n: int) -> None:
