@@ -58,9 +58,6 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _log_epoch(self, metrics: dict[str, torch.Tensor | float]) -> None:
-        log_per_epoch(self, metrics)
-
     def on_train_epoch_start(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = 0
@@ -79,18 +76,18 @@ class Classifier(L.LightningModule):
         loss = self._loss_sum / max(self._loss_count, 1)
         if not torch.isfinite(loss):
             raise DivergedError(f"training loss is {loss.item()} at the end of epoch {self.current_epoch}")
-        self._log_epoch({"train/loss": loss})
+        log_per_epoch(self, {"train/loss": loss})
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.val_acc.update(logits, y)
-        self._log_epoch({"val/loss": F.cross_entropy(logits, y)})
+        log_per_epoch(self, {"val/loss": F.cross_entropy(logits, y)})
 
     def on_validation_epoch_end(self) -> None:
         acc = self.val_acc.compute()
         self.val_acc.reset()
-        self._log_epoch({"val/acc": acc, "val/error": 1 - acc})
+        log_per_epoch(self, {"val/acc": acc, "val/error": 1 - acc})
 
     def test_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -99,7 +96,7 @@ class Classifier(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         acc = self.test_acc.compute()
         self.test_acc.reset()
-        self._log_epoch({"test/acc": acc, "test/error": 1 - acc})
+        log_per_epoch(self, {"test/acc": acc, "test/error": 1 - acc})
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
