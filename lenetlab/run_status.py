@@ -14,15 +14,20 @@ from omegaconf import DictConfig
 STATUS_FILE = "status.json"
 
 
-def write_status(job_dir: Path, status: str, **fields) -> None:
-    """Write ``status.json`` atomically: readers see the old file or the new one, never half."""
-    job_dir = Path(job_dir)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=job_dir, prefix=".status-", delete=False) as f:
-        json.dump({"status": status, **fields}, f, indent=2, default=str)
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``path`` so that readers (and concurrent writers) see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False) as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(f.name, job_dir / STATUS_FILE)
+    os.replace(f.name, path)
+
+
+def write_status(job_dir: Path, status: str, **fields) -> None:
+    """Write ``status.json`` atomically, with the job's status and whatever ``fields`` say."""
+    atomic_write_text(Path(job_dir) / STATUS_FILE, json.dumps({"status": status, **fields}, indent=2, default=str))
 
 
 def read_status(job_dir: Path) -> dict | None:

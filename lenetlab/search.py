@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -28,7 +27,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from lenetlab.run_status import write_status
+from lenetlab.run_status import atomic_write_text, write_status
 from lenetlab.train import RunStopped, train
 from lenetlab.validation import BAD_INPUT, ConfigError, check_data, refuse, validate
 
@@ -283,19 +282,12 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
 # --- outputs --------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Readers (and other workers writing the same file) see the old file or the new one, never half."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
     """Every trial's number, state, objective (best val/error), sampled values, run status, directory and seconds."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "params", "user_attrs", "duration"))
     frame["duration"] = frame["duration"].dt.total_seconds()
     frame = frame.rename(columns={"value": "best_val_error", "duration": "duration_s"}).convert_dtypes()
-    _atomic_write(search_dir / "trials.csv", frame.to_csv(index=False))
+    atomic_write_text(search_dir / "trials.csv", frame.to_csv(index=False))
 
 
 def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
@@ -418,7 +410,7 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
         "epochs": result["metrics"]["epochs"],
         "run_dir": result["output_dir"],
     }
-    _atomic_write(previous, json.dumps(record, indent=2) + "\n")
+    atomic_write_text(previous, json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -437,7 +429,7 @@ def search(cfg: DictConfig) -> dict:
         raise RuntimeError(f"study {cfg.search.study_name!r} has no completed trial: see {search_dir}/trials.csv")
     best = study.best_trial
     best_values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
-    _atomic_write(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
+    atomic_write_text(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
     print(f"best: trial {best.number}, val/error {best.value:.4f}, {best_values}", flush=True)
     summary = {"search_dir": str(search_dir), "best_trial": best.number, "best_val_error": best.value}
     summary |= {"values": best_values, "figures": figures}
