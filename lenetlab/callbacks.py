@@ -40,6 +40,7 @@ class EpochTimer(L.Callback):
         self.epoch_times: list[float] = []
         self._epoch_start: float | None = None
         self._fit_start = self._test_start = 0.0
+        self._fit_before = 0.0  # fit seconds of the processes before a resume, from the checkpoint
         self.fit_s = 0.0
         self.startup_s: float | None = None
         self._started = False
@@ -70,8 +71,11 @@ class EpochTimer(L.Callback):
         if self.epoch_times:
             log_per_epoch(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
 
+    def _fit_elapsed(self) -> float:
+        return self._fit_before + time.perf_counter() - self._fit_start
+
     def on_fit_end(self, trainer, pl_module) -> None:
-        self.fit_s = time.perf_counter() - self._fit_start
+        self.fit_s = self._fit_elapsed()
         for logger in trainer.loggers:
             logger.log_metrics({"time/fit_s": self.fit_s}, step=max(trainer.current_epoch - 1, 0))
 
@@ -98,7 +102,8 @@ class EpochTimer(L.Callback):
         }
 
     def state_dict(self) -> dict:
-        return {"epoch_times": list(self.epoch_times)}
+        return {"epoch_times": list(self.epoch_times), "fit_s": self._fit_elapsed()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.epoch_times = list(state_dict["epoch_times"])
+        self._fit_before = state_dict.get("fit_s", 0.0)

@@ -27,16 +27,18 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
 
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = ("--val-size", "200", "--repeats", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
+    args = ("--val-size", "200", "--repeats", "2", "--limit-batches", "3", "--threads", "1", "--import-repeats", "1")
+    args += ("--json", str(out))
     result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 |")]
     assert [row.split(" | ")[1] for row in rows] == list(VARIANTS)
-    assert (
-        "a/b = " in result.stdout and "c/a = " in result.stdout and "start-up to first training step" in result.stdout
-    )
-    variants = json.loads(out.read_text())["16"]
+    assert "a/b = " in result.stdout and "c/a = " in result.stdout
+    assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
+    written = json.loads(out.read_text())
+    assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
+    variants = written["16"]
     for name, r in variants.items():
         assert len(r["epoch_s"]) == 2, name  # the warm-up epoch is not counted
         assert r["median_s"] > 0 and r["rss_mb"] > 0, name

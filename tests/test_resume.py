@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from conftest import FAST, ROOT, scalars
 
+from lenetlab.callbacks import EpochTimer
 from lenetlab.resume import AtomicCheckpointIO, choose_output_dir
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
@@ -56,6 +58,8 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
     kill_when(process, lambda: any(tmp_path.glob("outputs/runs/*/*/checkpoints/last.ckpt")))
     (run,) = tmp_path.glob("outputs/runs/*/*")
     assert not (run / "status.json").exists()
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    (timer_state,) = [state for key, state in checkpoint["callbacks"].items() if key.startswith("EpochTimer")]
 
     resumed = run_cli("lenetlab.train", *ARGS, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -64,6 +68,7 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
 
     expected, got = status(full)["metrics"], status(run)["metrics"]
     assert got["epochs"] == 2
+    assert got["fit_s"] > timer_state["fit_s"] > 0  # the time before the kill is counted
     for key in ("best_val_error", "val_error", "test_error"):
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
     curves, reference = scalars(run), scalars(full)
@@ -74,6 +79,14 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
 
     again = run_cli("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
     assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
+
+
+def test_fit_time_adds_the_time_recorded_in_the_checkpoint():
+    timer = EpochTimer()
+    timer.load_state_dict({"epoch_times": [1.0], "fit_s": 100.0})
+    timer.on_fit_start(None, None)
+    timer.on_fit_end(SimpleNamespace(loggers=[], current_epoch=2), None)
+    assert 100.0 <= timer.fit_s < 110.0 and timer.summary()["first_epoch_s"] == 1.0
 
 
 def test_resume_picks_the_newest_earlier_run_of_the_same_command(tmp_path, monkeypatch):
