@@ -6,35 +6,17 @@ One configuration prints the per-layer table (report 003, table 3); sweep syntax
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 
 from lenetlab.models import count_parameters, parameter_table
+from lenetlab.validation import expand_sweep
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-def expand_overrides(args: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Expand sweep overrides (``a=1,2 b=x,y``) into every combination, as Hydra's multirun does.
-
-    Returns the keys that vary and one list of plain overrides per combination.
-    """
-    parsed = OverridesParser.create().parse_overrides(args)
-    choices, varying = [], []
-    for override in parsed:
-        key = override.get_key_element()
-        if override.is_sweep_override():
-            varying.append(key)
-            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
-        else:
-            choices.append([override.input_line])
-    return varying, [list(combination) for combination in itertools.product(*choices)]
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -68,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the parameter table(s) for the overrides in ``argv``."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        varying, combinations = expand_overrides(args)
+        varying, combinations = expand_sweep(args)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             nets = [instantiate(compose("train", overrides=combo).model) for combo in combinations]
     except (HydraException, ValueError, TypeError) as error:

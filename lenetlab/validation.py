@@ -99,15 +99,21 @@ def check_data(cfg: DictConfig) -> None:
     ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
 
 
-def sweep_jobs(config: DictConfig) -> list[list[str]]:
-    """Each job's overrides, as Hydra's basic sweeper will expand them (``hydra.sweeper.params`` included)."""
+def expand_sweep(arguments: list[str]) -> tuple[list[str], list[list[str]]]:
+    """The keys that vary and each job's overrides, as Hydra's basic sweeper expands ``a=1,2 b=x,y``."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    varying = [override.get_key_element() for override in parsed if override.is_sweep_override()]
+    return varying, [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides in a multirun of ``config`` (``hydra.sweeper.params`` included)."""
     params = config.hydra.sweeper.get("params") or {}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    parsed = OverridesParser.create().parse_overrides(arguments)
-    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    return expand_sweep(arguments)[1]
 
 
 def refuse(error: Exception) -> None:

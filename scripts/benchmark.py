@@ -1,13 +1,15 @@
 """Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
 
-    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--repeats 3] [--limit-batches N]
+    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--rounds 3] [--limit-batches N]
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
 (and (b') the same loop with the network in ``channels_last``, as lenetlab runs it by default);
 (c) ``torchvision``: the plain loop fed by ``MNIST(transform=Compose([ToTensor(), Normalize()]))`` through a
 ``DataLoader``. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
-``--repeats`` timed epochs, whose median is reported. MNIST is read from ``$LENETLAB_DATA_DIR``.
+``--repeats`` timed epochs. The variants take turns, ``--rounds`` times, each round in a rotated order,
+so that a change in the machine's load while the benchmark runs falls on all of them alike; the
+median over all timed epochs is reported. MNIST is read from ``$LENETLAB_DATA_DIR``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--filters", type=int, nargs="+", default=[16], help="conv widths to compare (default: 16)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs after the warm-up (default: 3)")
-    parser.add_argument("--import-repeats", type=int, default=3, help="fresh processes per timed import (default: 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of every variant, interleaved (default: 3)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed epochs per turn, after a warm-up (default: 1)")
     parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (default: 5000)")
@@ -50,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.device not in ("cpu", "cuda"):
         parser.error(f"--device {args.device}: expected cpu or cuda")
-    for name in ("repeats", "import_repeats", "limit_batches", "batch_size", "val_size", "threads"):
+    for name in ("rounds", "repeats", "limit_batches", "batch_size", "val_size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} {value}: must be a positive integer")
@@ -210,7 +212,7 @@ def _curve(run_dir: Path, tag: str) -> list[float]:
 
 def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
     """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
-    run_dir = work / f"lenetlab-{filters}"
+    run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
     overrides = [
         f"model.filters=[{filters},{filters}]",
         f"trainer.max_epochs={1 + args.repeats}",
@@ -251,14 +253,45 @@ def bench_worker(args, kind: str, filters: int, env: dict, work: Path) -> dict:
 STARTUP_IMPORTS = ("torch", "torch._dynamo", "lightning")
 
 
-def import_s(module: str, env: dict, cwd: Path, repeats: int) -> float:
-    """Median wall seconds of a fresh ``python -c "import <module>"``, interpreter start included."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], env=env, cwd=cwd, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def import_s(module: str, env: dict, cwd: Path) -> float:
+    """Wall seconds of a fresh ``python -c "import <module>"``, interpreter start included."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], env=env, cwd=cwd, check=True)
+    return time.perf_counter() - start
+
+
+def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict]:
+    """One turn of every variant, starting with the ``turn``-th (so that none always runs first)."""
+    names = list(VARIANTS)[turn % len(VARIANTS) :] + list(VARIANTS)[: turn % len(VARIANTS)]
+    return {
+        name: bench_lenetlab(args, filters, env, work)
+        if name == "lenetlab"
+        else bench_worker(args, name, filters, env, work)
+        for name in names
+    }
+
+
+def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per variant: every timed epoch, and the median (timings) or the maximum (memory) of the rest."""
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    merged = {}
+    for name in VARIANTS:
+        turns = [r[name] for r in rounds]
+        merged[name] = {
+            "epoch_s": [t for turn in turns for t in turn["epoch_s"]],
+            "eval_s": median(turn["eval_s"] for turn in turns),
+            "rss_mb": max(turn["rss_mb"] for turn in turns),
+            "gpu_peak_mb": max((turn["gpu_peak_mb"] or 0 for turn in turns), default=0) or None,
+        }
+        if name == "lenetlab":
+            merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
+        else:
+            merged[name]["images"] = turns[0]["images"]
+    return merged
 
 
 def format_startup(startup_s: float | None, imports: dict[str, float]) -> str:
@@ -337,17 +370,22 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="lenetlab-bench-") as tmp:
         work = Path(tmp)
+        imports: dict[str, list[float]] = {module: [] for module in STARTUP_IMPORTS}
         for filters in args.filters:
-            variants = {"lenetlab": bench_lenetlab(args, filters, env, work)}
-            for kind in list(VARIANTS)[1:]:
-                variants[kind] = bench_worker(args, kind, filters, env, work)
+            rounds = []
+            for turn in range(args.rounds):
+                rounds.append(bench_round(args, filters, env, work, turn))
+                if filters == args.filters[0]:
+                    for module, times in imports.items():
+                        times.append(import_s(module, env, work))
+                print(f"filters {filters}: round {turn + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+            variants = merge_rounds(rounds)
             images = variants["plain"]["images"]  # every variant sees the same images per epoch
             for r in variants.values():
                 r["median_s"] = statistics.median(r["epoch_s"])
                 r["images_per_s"] = images / r["median_s"]
             results[filters] = variants
-            print(f"filters {filters}: done", file=sys.stderr, flush=True)
-        imports = {module: import_s(module, env, work, args.import_repeats) for module in STARTUP_IMPORTS}
+    imports = {module: statistics.median(times) for module, times in imports.items()}
     print(format_table(results, args.device))
     print(format_startup(results[args.filters[0]]["lenetlab"]["startup_s"], imports))
     print(f"end: load average {os.getloadavg()[0]:.2f}")

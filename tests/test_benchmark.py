@@ -27,8 +27,7 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
 
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = ("--val-size", "200", "--repeats", "2", "--limit-batches", "3", "--threads", "1", "--import-repeats", "1")
-    args += ("--json", str(out))
+    args = ("--val-size", "200", "--rounds", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
     result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -40,7 +39,7 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
     variants = written["16"]
     for name, r in variants.items():
-        assert len(r["epoch_s"]) == 2, name  # the warm-up epoch is not counted
+        assert len(r["epoch_s"]) == 2, name  # one per round: the warm-up epochs are not counted
         assert r["median_s"] > 0 and r["rss_mb"] > 0, name
     assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
     assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size

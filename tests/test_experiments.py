@@ -7,7 +7,7 @@ import torch
 from conftest import FAST, ROOT, scalars
 from hydra import compose, initialize_config_dir
 
-from lenetlab.params import expand_overrides
+from lenetlab.validation import expand_sweep
 
 EXPERIMENTS = {  # name: number of jobs its grid expands to
     "learning_rate": 4,
@@ -26,7 +26,7 @@ def compose_experiment(*overrides: str):
 
 def grid_size(cfg) -> int:
     params = cfg.hydra.sweeper.params or {}
-    return len(expand_overrides([f"{key}={value}" for key, value in params.items()])[1])
+    return len(expand_sweep([f"{key}={value}" for key, value in params.items()])[1])
 
 
 def test_every_experiment_config_is_tested():

@@ -1,6 +1,7 @@
 import pytest
 
-from lenetlab.params import expand_overrides, main
+from lenetlab.params import main
+from lenetlab.validation import expand_sweep
 
 
 def test_sweep_syntax_prints_the_filters_table(capsys):
@@ -31,7 +32,7 @@ def test_totals_of_the_other_networks(capsys, overrides, total):
 
 
 def test_expansion_covers_every_combination():
-    varying, combos = expand_overrides(["model.filters=8,16", "model.kernel_size=3,5", "seed=1"])
+    varying, combos = expand_sweep(["model.filters=8,16", "model.kernel_size=3,5", "seed=1"])
     assert varying == ["model.filters", "model.kernel_size"]
     assert len(combos) == 4 and all("seed=1" in combo for combo in combos)
 
