@@ -78,6 +78,15 @@ def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
     assert "2 jobs, 2 finished" in result.stdout
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_run_trains_on_the_device_and_records_its_memory(run_cli, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "status.json").read_text())["status"] == "finished"
+    assert scalars(out)["memory/gpu_peak_mb"][-1][1] > 0
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_without_cuda_stops_with_one_clear_line(run_cli, tmp_path):
     result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path / 'run'}")
