@@ -140,6 +140,9 @@ def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
             log.info("resume=true: no earlier %s of this command, starting a new one", key)
     if target is not None:
         log.info("resume: continuing %s", target)
-        with read_write(config.hydra[key]):
+        with read_write(config.hydra):
             config.hydra[key].dir = str(target)
+            # a sweep's jobs are composed again from these overrides, not from the config above
+            quoted = "'" + str(target).replace("'", "\\'") + "'"
+            config.hydra.overrides.hydra.append(f"hydra.{key}.dir={quoted}")
     return Path(str(config.hydra[key].dir))

@@ -141,6 +141,20 @@ def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
     assert "diverged" in result.stdout
 
 
+def test_resume_without_a_sweep_dir_continues_the_newest_sweep_of_the_same_command(run_cli, tmp_path):
+    args = ["-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.1,0.05"]
+    assert run_cli("lenetlab.train", *args).returncode == 0
+    (sweep,) = tmp_path.glob("outputs/multirun/*/*")
+    finished = {job: (job / "status.json").read_text() for job in sweep.iterdir() if (job / ".hydra").is_dir()}
+    time.sleep(1.1)  # a new sweep would get a new time-stamped directory
+
+    result = run_cli("lenetlab.train", *args, "resume=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(tmp_path.glob("outputs/multirun/*/*")) == [sweep]
+    assert result.stdout.count("already finished, skipped") == 2
+    assert {job: (job / "status.json").read_text() for job in finished} == finished
+
+
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, tmp_path):
     sweep = tmp_path / "sweep"
