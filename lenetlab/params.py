@@ -14,7 +14,7 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 
 from lenetlab.models import count_parameters, parameter_table
-from lenetlab.validation import expand_sweep
+from lenetlab.validation import expand_sweep, validate
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         varying, combinations = expand_sweep(args)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            nets = [instantiate(compose("train", overrides=combo).model) for combo in combinations]
+            configs = [compose("train", overrides=combo) for combo in combinations]
+        for config in configs:
+            validate(config, output_dir=".", check_devices=False)
+        nets = [instantiate(config.model) for config in configs]
     except (HydraException, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

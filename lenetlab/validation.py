@@ -8,14 +8,15 @@ from pathlib import Path
 
 import torch
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from lenetlab.data import DataNotFoundError, default_data_root, ensure_mnist
-from lenetlab.idx import IdxFormatError
+from lenetlab.idx import IMAGES_MAGIC, IdxFormatError, check_idx_file
 from lenetlab.resume import choose_output_dir
 from lenetlab.run_status import job_dirs
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
+PRECISIONS = ("32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true")
 
 
 class ConfigError(ValueError):
@@ -47,7 +48,17 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
         value = cfg.data.get(key)
         _require(isinstance(value, int) and value > 0, f"data.{key}", value, "a positive integer")
 
+    ckpt = cfg.get("ckpt_path")
+    if ckpt and not Path(ckpt).is_file():
+        raise ConfigError(
+            f"ckpt_path={ckpt!r} is not a file: expected a checkpoint such as <run>/checkpoints/last.ckpt"
+        )
+
     model = cfg.model
+    if "hidden" in model:
+        hidden = _positive_ints(model.hidden)
+        ok = all(isinstance(h, int) and h > 0 for h in hidden)
+        _require(ok, "model.hidden", model.hidden, "a list of positive integers (hidden layer widths)")
     if "filters" in model:
         filters = _positive_ints(model.filters)
         ok = len(filters) > 0 and all(isinstance(f, int) and f > 0 for f in filters)
@@ -76,6 +87,13 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
     _require(isinstance(epochs, int) and epochs >= 0, "trainer.max_epochs", epochs, "an integer >= 0")
     accelerator = cfg.trainer.get("accelerator")
     _require(accelerator in ACCELERATORS, "trainer.accelerator", accelerator, " | ".join(ACCELERATORS))
+    devices = cfg.trainer.get("devices", 1)
+    one_device = devices == 1 or (isinstance(devices, ListConfig | list) and len(devices) == 1)
+    _require(
+        one_device, "trainer.devices", devices, "1, or one device index such as [0] (lenetlab trains on one device)"
+    )
+    precision = str(cfg.trainer.get("precision", "32"))
+    _require(precision in PRECISIONS, "trainer.precision", precision, " | ".join(PRECISIONS))
     if check_devices and accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA device visible; use cpu or auto")
 
@@ -96,7 +114,12 @@ def check_data(cfg: DictConfig) -> None:
     if not str(cfg.data.get("_target_", "")).endswith("MNISTDataModule"):
         return
     root = Path(cfg.data.root) if cfg.data.get("root") else default_data_root()
-    ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
+    raw = ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
+    n = check_idx_file(raw / "train-images-idx3-ubyte", IMAGES_MAGIC)[0]
+    val_size = cfg.data.get("val_size", 5000)
+    if not cfg.data.get("full_train"):
+        ok = isinstance(val_size, int) and 0 < val_size < n
+        _require(ok, "data.val_size", val_size, f"an integer from 1 to {n - 1} (the training images held out)")
 
 
 def expand_sweep(arguments: list[str]) -> tuple[list[str], list[list[str]]]:

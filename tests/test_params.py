@@ -40,3 +40,12 @@ def test_expansion_covers_every_combination():
 def test_unknown_option_is_a_short_error(capsys):
     assert main(["model=resnet"]) == 2
     assert "Could not find 'model/resnet'" in capsys.readouterr().err
+
+
+def test_a_network_too_deep_for_the_image_is_refused_in_one_line(capsys):
+    assert main(["model.filters=[8,8,8,8,8]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "error: model.filters=[8, 8, 8, 8, 8] is not accepted: expected at most 4 conv layers (each halves the 28-pixel map)"
+    )

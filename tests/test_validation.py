@@ -38,6 +38,14 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("trainer.accelerator=tpu", "trainer.accelerator='tpu' is not accepted: expected auto | cpu | gpu | cuda"),
         ("model.filters=[8,8,8,8,8]", "expected at most 4 conv layers (each halves the 28-pixel map)"),
         ("callbacks.model_checkpoint=null", "callbacks.model_checkpoint=None is not accepted: expected a callback"),
+        ("model.hidden=[-5]", "model.hidden=[-5] is not accepted: expected a list of positive integers"),
+        ("trainer.devices=2", "trainer.devices=2 is not accepted: expected 1, or one device index such as [0]"),
+        ("trainer.precision=8", "trainer.precision='8' is not accepted: expected 32 | 32-true | 16-mixed | bf16-mixed"),
+        ("data.val_size=1200", "data.val_size=1200 is not accepted: expected an integer from 1 to 1199"),
+        (
+            "ckpt_path=run/checkpoints/lst.ckpt",
+            "ckpt_path='run/checkpoints/lst.ckpt' is not a file: expected a checkpoint",
+        ),
     ],
 )
 def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_path, override, message):
