@@ -33,10 +33,15 @@ class EpochTimer(L.Callback):
 
     The first epoch includes warm-up (cuDNN autotuning, compilation, caches), so ``summary()``
     reports it apart from the steady-state mean of the later epochs, with ``startup_s``: process
-    start to the first training step. On a GPU, the test also logs ``memory/gpu_peak_mb``.
+    start to the first training step (for a later run in the same process, as in a sweep or a
+    search, from the timer's creation). On a GPU, the test also logs ``memory/gpu_peak_mb``, the
+    peak of this fit and test.
     """
 
+    _process_has_trained = False  # class-wide: has any run in this process reached its first step?
+
     def __init__(self):
+        self._created = time.perf_counter()
         self.epoch_times: list[float] = []
         self._epoch_start: float | None = None
         self._fit_start = self._test_start = 0.0
@@ -46,11 +51,15 @@ class EpochTimer(L.Callback):
         self._started = False
 
     def on_fit_start(self, trainer, pl_module) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(pl_module.device)
         self._fit_start = time.perf_counter()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if not self._started:
-            self._started, self.startup_s = True, process_age_s()
+            first = not EpochTimer._process_has_trained
+            self.startup_s = process_age_s() if first else time.perf_counter() - self._created
+            self._started = EpochTimer._process_has_trained = True
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         _synchronize(pl_module.device)

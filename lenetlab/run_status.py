@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lenetlab.atomic import atomic_write_text
+
 STATUS_FILE = "status.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path`` so that readers (and concurrent writers) see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False) as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
 
 
 def write_status(job_dir: Path, status: str, **fields) -> None:

@@ -27,7 +27,8 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from lenetlab.run_status import atomic_write_text, write_status
+from lenetlab.atomic import atomic_write_text
+from lenetlab.run_status import write_status
 from lenetlab.train import RunStopped, train
 from lenetlab.validation import BAD_INPUT, ConfigError, check_data, refuse, validate
 

@@ -13,12 +13,14 @@ import pytest
 import torch
 from conftest import FAST, ROOT, scalars
 
+from lenetlab.atomic import atomic_write_text
 from lenetlab.callbacks import EpochTimer
 from lenetlab.resume import AtomicCheckpointIO, choose_output_dir
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
 ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second
 EPOCH_TAGS = ("train/loss", "val/loss", "val/error", "time/train_epoch_s")
+CPU_MODULE = SimpleNamespace(device=torch.device("cpu"))
 
 
 def start_cli(cwd: Path, data_dir: Path, *args: str) -> subprocess.Popen:
@@ -84,8 +86,8 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
 def test_fit_time_adds_the_time_recorded_in_the_checkpoint():
     timer = EpochTimer()
     timer.load_state_dict({"epoch_times": [1.0], "fit_s": 100.0})
-    timer.on_fit_start(None, None)
-    timer.on_fit_end(SimpleNamespace(loggers=[], current_epoch=2), None)
+    timer.on_fit_start(None, CPU_MODULE)
+    timer.on_fit_end(SimpleNamespace(loggers=[], current_epoch=2), CPU_MODULE)
     assert 100.0 <= timer.fit_s < 110.0 and timer.summary()["first_epoch_s"] == 1.0
 
 
@@ -125,6 +127,16 @@ def test_checkpoint_save_is_atomic(tmp_path):
         AtomicCheckpointIO().save_checkpoint({"epoch": 2, "state": Unpicklable()}, path)
     assert torch.load(path, weights_only=False) == {"epoch": 1}  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no stray temporary file
+
+
+def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        AtomicCheckpointIO().save_checkpoint({"epoch": 1}, tmp_path / "last.ckpt")
+        atomic_write_text(tmp_path / "status.json", "{}")
+    finally:
+        os.umask(umask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {"last.ckpt": 0o644, "status.json": 0o644}
 
 
 def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
