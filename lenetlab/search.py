@@ -20,6 +20,7 @@ import hydra
 import numpy as np
 import optuna
 import sqlalchemy
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -52,6 +53,14 @@ class SlotTaken(Exception):
 
 class NoValidationError(Exception):
     """The trial's run ended (diverged) before its first validation: FAIL, and the search goes on."""
+
+
+class SearchStuck(RuntimeError):
+    """Every recent trial failed: the settings, not the sampled values, are likely at fault."""
+
+
+# a trial that fails is recorded as FAIL and the search goes on; any other error stops it
+TRIAL_FAILURES = (SlotTaken, NoValidationError, torch.OutOfMemoryError)
 
 
 # --- search space ---------------------------------------------------------------------------------
@@ -129,10 +138,20 @@ class PerTrialSeed(optuna.samplers.BaseSampler):
 def check_settings(cfg: DictConfig) -> None:
     """Refuse bad ``search.*`` values (ConfigError naming the key) before anything is written."""
     s = cfg.search
-    for key in ("n_trials", "heartbeat_interval", "grace_period", "final_max_epochs", "seed"):
-        value, low = s.get(key), 1 if key in ("heartbeat_interval", "grace_period") else 0
+    for key in ("n_trials", "max_failed_in_a_row", "heartbeat_interval", "grace_period", "final_max_epochs", "seed"):
+        value, low = s.get(key), 0 if key in ("final_max_epochs", "seed") else 1
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"search.{key}={value!r} is not accepted: expected an integer >= {low}")
+    # a trial is scored by its validation error: settings that never validate would fail every trial
+    t = cfg.trainer
+    every = t.get("check_val_every_n_epoch") or 1
+    for key, value, ok in (
+        ("max_epochs", t.max_epochs, isinstance(t.max_epochs, int) and t.max_epochs >= 1),
+        ("limit_val_batches", t.get("limit_val_batches", 1.0), t.get("limit_val_batches", 1.0) != 0),
+        ("check_val_every_n_epoch", every, isinstance(t.max_epochs, int) and every <= t.max_epochs),
+    ):
+        if not ok:
+            raise ConfigError(f"trainer.{key}={value!r} is not accepted in a search: each trial must validate once")
     for key, options in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
         if s.get(key) not in options:
             raise ConfigError(f"search.{key}={s.get(key)!r} is not accepted: expected {' | '.join(options)}")
@@ -261,7 +280,8 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
 def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
     """Run trials until the study holds ``search.n_trials`` COMPLETE + PRUNED ones (all workers together)."""
     objective = make_objective(cfg, search_space(cfg), search_dir)
-    n_trials, waiting = cfg.search.n_trials, False
+    n_trials, waiting, failed_in_a_row = cfg.search.n_trials, False, 0
+    ran: list[optuna.trial.FrozenTrial] = []  # the trial this process just ran
     while True:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -277,7 +297,17 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
             time.sleep(cfg.search.heartbeat_interval)
             continue
         waiting = False
-        study.optimize(objective, n_trials=1, catch=(SlotTaken, NoValidationError), gc_after_trial=True)
+        ran.clear()
+        study.optimize(
+            objective, n_trials=1, catch=TRIAL_FAILURES, gc_after_trial=True, callbacks=[lambda _, t: ran.append(t)]
+        )
+        failed = ran and ran[0].state == TrialState.FAIL and "run_dir" in ran[0].user_attrs
+        failed_in_a_row = failed_in_a_row + 1 if failed else 0
+        if failed_in_a_row >= cfg.search.max_failed_in_a_row:
+            raise SearchStuck(
+                f"the last {failed_in_a_row} trials failed (search.max_failed_in_a_row): "
+                f"see {ran[0].user_attrs['run_dir']}/status.json; fix the settings and run the same command to resume"
+            )
 
 
 # --- outputs --------------------------------------------------------------------------------------
@@ -451,6 +481,9 @@ def main(cfg: DictConfig) -> None:
         search(cfg)
     except BAD_INPUT as error:
         refuse(error)
+    except SearchStuck as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume the study", file=sys.stderr)
         sys.exit(130)

@@ -117,7 +117,10 @@ def test_a_trials_draws_depend_only_on_seed_and_trial_number():
     [
         ("search.sampler=grid", "search.sampler='grid' is not accepted: expected random | tpe"),
         ("search.pruner=early", "search.pruner='early' is not accepted: expected none | median | hyperband"),
-        ("search.n_trials=-1", "search.n_trials=-1 is not accepted: expected an integer >= 0"),
+        ("search.n_trials=0", "search.n_trials=0 is not accepted: expected an integer >= 1"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0 is not accepted in a search: each trial must validate once"),
+        ("trainer.limit_val_batches=0", "trainer.limit_val_batches=0 is not accepted in a search"),
+        ("+trainer.check_val_every_n_epoch=7", "trainer.check_val_every_n_epoch=7 is not accepted in a search"),
         (
             "search.space.lr.type=flaot",
             "search.space.lr.type='flaot' is not accepted: expected float | int | categorical",
@@ -129,6 +132,19 @@ def test_a_trials_draws_depend_only_on_seed_and_trial_number():
 def test_bad_search_settings_are_refused_by_name(override, message):
     with pytest.raises(ConfigError, match="^" + message.replace("[", r"\[").replace("(", r"\(")):
         check_settings(compose_search(override))
+
+
+def test_a_search_whose_trials_all_fail_stops_after_max_failed_in_a_row(run_cli, tmp_path):
+    out = tmp_path / "search"
+    # learning rates so large that every trial diverges at its first step, before any validation
+    args = [*TINY, "search.n_trials=5", "search.max_failed_in_a_row=2", "search.space.lr.low=1e20"]
+    result = run_cli("lenetlab.search", *args, "search.space.lr.high=1e21", f"hydra.run.dir={out}")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"error: the last 2 trials failed (search.max_failed_in_a_row): see {out / 'trial_1'}/status.json" in (
+        result.stderr
+    )
+    assert states(study_of(out)) == {"FAIL": 2}
+    assert read_status(out / "trial_1")["status"] == "diverged"
 
 
 def test_a_search_space_entry_can_be_added_in_yaml_and_is_applied(fake_mnist, tmp_path, monkeypatch):
