@@ -178,12 +178,20 @@ def _record_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         write_status(run_dir, "failed", reason="its process died: no heartbeat within search.grace_period")
 
 
+def _without_password(url: str) -> str:
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
 def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
     """Create the study, or load it if it exists (a resume, or another worker's)."""
     s = cfg.search
     sampler = PerTrialSeed(SAMPLERS[s.sampler], s.seed)
     pruner = PRUNERS[s.pruner]()
     url = s.storage or f"sqlite:///{(search_dir / 'study.db').resolve()}"
+    shown = _without_password(url)
     # SQLite serializes writers: wait for the lock instead of failing when workers share the file
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(4):
@@ -195,17 +203,23 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
                     engine_kwargs=engine,
                     heartbeat_interval=s.heartbeat_interval,
                     grace_period=s.grace_period,
-                    failed_trial_callback=_record_dead,
+                    heartbeat_stale_trial_callback=_record_dead,
                 )
                 break
             except sqlalchemy.exc.DBAPIError as error:  # workers creating the tables at once: the next try finds them
                 if attempt == 3:
-                    raise ConfigError(f"search.storage={url!r} cannot be opened: {error}") from None
+                    raise ConfigError(f"search.storage={shown!r} cannot be opened: {error.orig}") from None
                 time.sleep(1 + attempt)
+            except ImportError as error:  # Optuna's, raised from the driver's ModuleNotFoundError
+                driver = getattr(error.__cause__, "name", None) or error.name
+                raise ConfigError(
+                    f"search.storage={shown!r} needs the database driver {driver!r}, which is not installed "
+                    "(for PostgreSQL: pip install 'lenetlab[postgres]')"
+                ) from None
             except Exception as error:  # SQLAlchemy: ArgumentError, NoSuchModuleError...
                 raise ConfigError(
-                    f"search.storage={url!r} is not accepted: expected an Optuna RDB URL such as "
-                    f"sqlite:///study.db or postgresql://user:password@host/db ({type(error).__name__}: {error})"
+                    f"search.storage={shown!r} is not accepted: expected an Optuna RDB URL such as "
+                    f"sqlite:///study.db or postgresql://user:password@host/db ({type(error).__name__})"
                 ) from None
     return optuna.create_study(
         study_name=s.study_name,

@@ -1,6 +1,7 @@
 """``python -m lenetlab.search``: what a search writes, how it resumes, how workers share a study."""
 
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
 from lenetlab.run_status import read_status
-from lenetlab.search import PerTrialSeed, check_settings, make_objective, search_space, suggest
+from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
 from lenetlab.validation import ConfigError
 
 # a trial in seconds: one short epoch
@@ -132,6 +133,17 @@ def test_a_trials_draws_depend_only_on_seed_and_trial_number():
 def test_bad_search_settings_are_refused_by_name(override, message):
     with pytest.raises(ConfigError, match="^" + message.replace("[", r"\[").replace("(", r"\(")):
         check_settings(compose_search(override))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="needs a machine without psycopg")
+def test_a_storage_without_its_driver_is_named_without_the_password(tmp_path):
+    cfg = compose_search("search.storage=postgresql://user:secret@localhost/db")
+    with pytest.raises(ConfigError) as error:
+        open_study(cfg, tmp_path)
+    assert str(error.value) == (
+        "search.storage='postgresql://user:***@localhost/db' needs the database driver 'psycopg', "
+        "which is not installed (for PostgreSQL: pip install 'lenetlab[postgres]')"
+    )
 
 
 def test_a_search_whose_trials_all_fail_stops_after_max_failed_in_a_row(run_cli, tmp_path):
