@@ -126,6 +126,9 @@ def run_worker(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if device.type == "cuda":  # the same GPU settings as lenetlab's (trainer.benchmark, TF32)
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
     torch.manual_seed(0)
     net = LeNet(filters=[args.filters[0]] * 2).to(device)
     if args.worker == "plain_channels_last":

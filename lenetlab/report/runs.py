@@ -42,8 +42,8 @@ class Run:
             "best_val_error": min(finite, default=None),
             "test_error": (self.values("test/error") or [None])[-1],
             "first_epoch_s": times[0] if times else None,
-            # the first epoch carries the warm-up; the steady state is the mean of the others
-            "epoch_s": statistics.mean(times[1:] or times) if times else None,
+            # the first epoch carries the warm-up; the steady state is the mean of the others (none after 1 epoch)
+            "epoch_s": statistics.mean(times[1:]) if len(times) > 1 else None,
             "fit_s": (self.values("time/fit_s") or [None])[-1],
         }
 
