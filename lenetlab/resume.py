@@ -106,9 +106,13 @@ def latest_matching(config: DictConfig, multirun: bool) -> Path | None:
 
 
 def _run_of(checkpoint: Path) -> Path | None:
-    """The lenetlab run directory holding ``checkpoint`` in its ``checkpoints/``, if any."""
+    """The lenetlab run directory whose ``checkpoints/last.ckpt`` is ``checkpoint``, if any.
+
+    Only the last checkpoint continues its run in place: starting from an earlier one (``best.ckpt``)
+    there would drop the run's later curve points, so such a start gets a new directory.
+    """
     run = checkpoint.parent.parent
-    return run if checkpoint.parent.name == "checkpoints" and (run / ".hydra").is_dir() else None
+    return run if checkpoint == run / LAST_CHECKPOINT and (run / ".hydra").is_dir() else None
 
 
 def choose_output_dir(config: DictConfig, multirun: bool) -> Path:

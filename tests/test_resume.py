@@ -115,6 +115,22 @@ def test_resume_picks_the_newest_earlier_run_of_the_same_command(tmp_path, monke
         assert "outputs/runs/${now:" in OmegaConf.to_container(fresh.hydra.run)["dir"]
 
 
+def test_only_a_runs_last_checkpoint_continues_that_run_in_place(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "outputs" / "runs" / "2026-01-01" / "09-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    for name in ("last.ckpt", "best.ckpt"):
+        (run / "checkpoints" / name).write_bytes(b"")
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        last = compose("train", overrides=[f"ckpt_path={run}/checkpoints/last.ckpt"], return_hydra_config=True)
+        assert choose_output_dir(last, multirun=False) == run
+        best = compose("train", overrides=[f"ckpt_path={run}/checkpoints/best.ckpt"], return_hydra_config=True)
+        assert choose_output_dir(best, multirun=False) != run  # a new run starts from it
+
+
 def test_checkpoint_save_is_atomic(tmp_path):
     path = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"epoch": 1}, path)
