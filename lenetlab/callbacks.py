@@ -44,7 +44,8 @@ class EpochTimer(L.Callback):
         self._created = time.perf_counter()
         self.epoch_times: list[float] = []
         self._epoch_start: float | None = None
-        self._fit_start = self._test_start = 0.0
+        self._fit_start: float | None = None  # set while fitting
+        self._test_start = 0.0
         self._fit_before = 0.0  # fit seconds of the processes before a resume, from the checkpoint
         self.fit_s = 0.0
         self.startup_s: float | None = None
@@ -81,10 +82,12 @@ class EpochTimer(L.Callback):
             log_per_epoch(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
 
     def _fit_elapsed(self) -> float:
-        return self._fit_before + time.perf_counter() - self._fit_start
+        running = time.perf_counter() - self._fit_start if self._fit_start is not None else 0.0
+        return self._fit_before + running
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        self.fit_s = self._fit_elapsed()
+        self.fit_s = self._fit_before = self._fit_elapsed()
+        self._fit_start = None
         for logger in trainer.loggers:
             logger.log_metrics({"time/fit_s": self.fit_s}, step=max(trainer.current_epoch - 1, 0))
 

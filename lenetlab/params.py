@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             configs = [compose("train", overrides=combo) for combo in combinations]
         for config in configs:
-            validate(config, output_dir=".", check_devices=False)
+            validate(config, check_devices=False)
         nets = [instantiate(config.model) for config in configs]
     except (HydraException, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import lightning as L
@@ -115,6 +116,13 @@ def _run_of(checkpoint: Path) -> Path | None:
     return run if checkpoint == run / LAST_CHECKPOINT and (run / ".hydra").is_dir() else None
 
 
+def hydra_quoted(value: str) -> str:
+    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``."""
+    # backslashes before a quote or the end are doubled, quotes escaped, ${ kept from interpolating
+    escaped = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
+    return "'" + escaped.replace("'", "\\'").replace("${", "\\${") + "'"
+
+
 def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
     """Point ``hydra.run.dir`` (``hydra.sweep.dir``) at the run being resumed, and return the directory.
 
@@ -138,6 +146,5 @@ def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
         with read_write(config.hydra):
             config.hydra[key].dir = str(target)
             # a sweep's jobs are composed again from these overrides, not from the config above
-            quoted = "'" + str(target).replace("'", "\\'") + "'"
-            config.hydra.overrides.hydra.append(f"hydra.{key}.dir={quoted}")
+            config.hydra.overrides.hydra.append(f"hydra.{key}.dir={hydra_quoted(str(target))}")
     return Path(str(config.hydra[key].dir))

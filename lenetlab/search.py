@@ -31,7 +31,7 @@ from optuna_integration import PyTorchLightningPruningCallback
 from lenetlab.atomic import atomic_write_text
 from lenetlab.run_status import write_status
 from lenetlab.train import RunStopped, train
-from lenetlab.validation import BAD_INPUT, ConfigError, check_data, refuse, validate
+from lenetlab.validation import BAD_INPUT, ConfigError, check_data, check_output_dir, refuse, validate
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class SearchStuck(RuntimeError):
 
 
 # a trial that fails is recorded as FAIL and the search goes on; any other error stops it
-TRIAL_FAILURES = (SlotTaken, NoValidationError, torch.OutOfMemoryError)
+TRIAL_FAILURES = (SlotTaken, NoValidationError, torch.cuda.OutOfMemoryError)
 
 
 # --- search space ---------------------------------------------------------------------------------
@@ -165,7 +165,8 @@ class StartChecks(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_settings(config)
-            validate(config, output_dir=Path(config.hydra.run.dir))
+            validate(config)
+            check_output_dir(config.hydra.run.dir)
             check_data(config)
         except BAD_INPUT as error:
             refuse(error)
@@ -219,7 +220,8 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
             except Exception as error:  # SQLAlchemy: ArgumentError, NoSuchModuleError...
                 raise ConfigError(
                     f"search.storage={shown!r} is not accepted: expected an Optuna RDB URL such as "
-                    f"sqlite:///study.db or postgresql://user:password@host/db ({type(error).__name__})"
+                    f"sqlite:///study.db or postgresql://user:password@host/db "
+                    f"({type(error).__name__}: {str(error).replace(url, shown)})"
                 ) from None
     return optuna.create_study(
         study_name=s.study_name,

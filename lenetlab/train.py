@@ -24,7 +24,7 @@ from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
 from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, write_status
-from lenetlab.validation import BAD_INPUT, validate
+from lenetlab.validation import BAD_INPUT, check_output_dir, validate
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     ``callbacks`` are added to the configured ones (a search adds its pruning callback).
     """
     validate(cfg)
+    check_output_dir(cfg.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.output_dir)
     datamodule = instantiate(cfg.data)

@@ -16,7 +16,9 @@ from lenetlab.resume import choose_output_dir
 from lenetlab.run_status import job_dirs
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
-PRECISIONS = ("32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true")
+# Lightning's precision names and their short aliases (16 -> 16-mixed, bf16 -> bf16-mixed, ...)
+PRECISIONS = ("32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true", "16", "bf16")
+PRECISIONS += ("transformer-engine", "transformer-engine-float16")
 
 
 class ConfigError(ValueError):
@@ -36,11 +38,11 @@ def _positive_ints(value) -> list:
 BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError)
 
 
-def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_devices: bool = True) -> None:
+def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     """Check the keys a user is likely to mistype; raise ConfigError on the first bad one.
 
-    ``output_dir`` defaults to ``cfg.output_dir``; ``check_devices=False`` skips what depends on
-    the machine (a sweep over cpu and gpu records its gpu jobs as failed where there is no GPU).
+    ``check_devices=False`` skips what depends on the machine (a sweep over cpu and gpu records
+    its gpu jobs as failed where there is no GPU).
     """
     lr = cfg.optimizer.get("lr")
     _require(isinstance(lr, int | float) and lr > 0, "optimizer.lr", lr, "a positive number")
@@ -88,10 +90,9 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
     accelerator = cfg.trainer.get("accelerator")
     _require(accelerator in ACCELERATORS, "trainer.accelerator", accelerator, " | ".join(ACCELERATORS))
     devices = cfg.trainer.get("devices", 1)
-    one_device = devices == 1 or (isinstance(devices, ListConfig | list) and len(devices) == 1)
-    _require(
-        one_device, "trainer.devices", devices, "1, or one device index such as [0] (lenetlab trains on one device)"
-    )
+    gpu_index = accelerator in ("gpu", "cuda") and isinstance(devices, ListConfig | list) and len(devices) == 1
+    accepted = "1, or with trainer.accelerator=gpu one GPU index such as [0] (lenetlab trains on one device)"
+    _require(str(devices) == "1" or gpu_index, "trainer.devices", devices, accepted)
     precision = str(cfg.trainer.get("precision", "32"))
     _require(precision in PRECISIONS, "trainer.precision", precision, " | ".join(PRECISIONS))
     if check_devices and accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -100,7 +101,11 @@ def validate(cfg: DictConfig, output_dir: str | Path | None = None, check_device
     root = cfg.data.get("root")
     if root is not None and Path(root).exists() and not Path(root).is_dir():
         raise ConfigError(f"data.root={root!r} is a file: expected a directory holding MNIST/raw/")
-    out = Path(output_dir if output_dir is not None else cfg.output_dir)
+
+
+def check_output_dir(out: str | Path) -> None:
+    """Refuse an output directory that cannot be created or written."""
+    out = Path(out)
     parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
     if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
         raise ConfigError(
@@ -117,9 +122,8 @@ def check_data(cfg: DictConfig) -> None:
     raw = ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
     n = check_idx_file(raw / "train-images-idx3-ubyte", IMAGES_MAGIC)[0]
     val_size = cfg.data.get("val_size", 5000)
-    if not cfg.data.get("full_train"):
-        ok = isinstance(val_size, int) and 0 < val_size < n
-        _require(ok, "data.val_size", val_size, f"an integer from 1 to {n - 1} (the training images held out)")
+    ok = isinstance(val_size, int) and 0 < val_size < n
+    _require(ok, "data.val_size", val_size, f"an integer from 1 to {n - 1} (the training images held out)")
 
 
 def expand_sweep(arguments: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -161,7 +165,8 @@ class StartChecks(Callback):
                     f"hydra.run.dir={str(out)!r} already holds a run: add resume=true to continue it, "
                     "or choose another directory"
                 )
-            validate(config, output_dir=out)
+            validate(config)
+            check_output_dir(out)
             check_data(config)
         except BAD_INPUT as error:
             refuse(error)
@@ -179,9 +184,10 @@ class StartChecks(Callback):
 
                 loader = GlobalHydra.instance().config_loader()
                 for job in sweep_jobs(config):
-                    validate(loader.load_sweep_config(config, job), output_dir=sweep_dir, check_devices=False)
+                    validate(loader.load_sweep_config(config, job), check_devices=False)
             else:
-                validate(config, output_dir=sweep_dir, check_devices=False)
+                validate(config, check_devices=False)
+            check_output_dir(sweep_dir)
             check_data(config)
         except BAD_INPUT as error:
             refuse(error)

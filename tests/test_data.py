@@ -46,17 +46,15 @@ def test_batches_cover_the_split_and_reshuffle_per_epoch(fake_mnist):
 
 
 @pytest.mark.parametrize("on_device", [True, False])
-def test_splits_move_to_the_accelerator_once_and_batches_need_no_copy(fake_mnist, on_device):
+def test_splits_live_on_the_accelerator_so_batches_need_no_copy(fake_mnist, on_device):
     dm = make_datamodule(fake_mnist, on_device=on_device)
     # a stand-in accelerator: PyTorch's "meta" device, so that this runs on any machine
     dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))
-    x, y = next(iter(dm.train_dataloader()))
     expected = "meta" if on_device else "cpu"
-    assert (x.device.type, y.device.type) == (expected, expected)  # already where the step runs
-    moved = dm.splits["train"][0]
-    dm.val_dataloader(), dm.test_dataloader()
-    assert dm.splits["train"][0] is moved  # moved once, not per loader or per epoch
-    assert {split[0].device.type for split in dm.splits.values()} == {expected}
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        assert (loader.x.device.type, loader.y.device.type) == (expected, expected)  # the whole split
+        x, y = next(iter(loader))
+        assert (x.device.type, y.device.type) == (expected, expected)  # already where the step runs
 
 
 def test_missing_data_names_directory_files_and_variable(tmp_path):

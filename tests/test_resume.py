@@ -12,10 +12,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import FAST, ROOT, scalars
+from omegaconf import OmegaConf
 
 from lenetlab.atomic import atomic_write_text
 from lenetlab.callbacks import EpochTimer
-from lenetlab.resume import AtomicCheckpointIO, choose_output_dir
+from lenetlab.resume import AtomicCheckpointIO, choose_output_dir, hydra_quoted
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
 ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second
@@ -128,7 +129,8 @@ def test_only_a_runs_last_checkpoint_continues_that_run_in_place(tmp_path, monke
         last = compose("train", overrides=[f"ckpt_path={run}/checkpoints/last.ckpt"], return_hydra_config=True)
         assert choose_output_dir(last, multirun=False) == run
         best = compose("train", overrides=[f"ckpt_path={run}/checkpoints/best.ckpt"], return_hydra_config=True)
-        assert choose_output_dir(best, multirun=False) != run  # a new run starts from it
+        new_run = choose_output_dir(best, multirun=False)  # a new run starts from it
+        assert new_run.parts[:2] == ("outputs", "runs") and not new_run.exists()
 
 
 def test_checkpoint_save_is_atomic(tmp_path):
@@ -143,6 +145,21 @@ def test_checkpoint_save_is_atomic(tmp_path):
         AtomicCheckpointIO().save_checkpoint({"epoch": 2, "state": Unpicklable()}, path)
     assert torch.load(path, weights_only=False) == {"epoch": 1}  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no stray temporary file
+
+
+@pytest.mark.parametrize("path", ["out/a b", "out/x=1,2", "out/it's", "out/back\\", "out/${now:x}", "out/b\\'x"])
+def test_a_resumed_directory_survives_hydras_override_parser(path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    value = OverridesParser.create().parse_override(f"hydra.sweep.dir={hydra_quoted(path)}").value()
+    assert OmegaConf.create({"dir": value}).dir == path
+
+
+def test_replacing_a_file_keeps_its_permissions(tmp_path):
+    atomic_write_text(tmp_path / "status.json", "{}")
+    (tmp_path / "status.json").chmod(0o600)
+    atomic_write_text(tmp_path / "status.json", "{ }")
+    assert (tmp_path / "status.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path):

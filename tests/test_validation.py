@@ -5,7 +5,7 @@ import shutil
 import sys
 
 import pytest
-from conftest import FAST
+from conftest import FAST, ROOT
 from hydra.core.global_hydra import GlobalHydra
 
 
@@ -39,7 +39,8 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("model.filters=[8,8,8,8,8]", "expected at most 4 conv layers (each halves the 28-pixel map)"),
         ("callbacks.model_checkpoint=null", "callbacks.model_checkpoint=None is not accepted: expected a callback"),
         ("model.hidden=[-5]", "model.hidden=[-5] is not accepted: expected a list of positive integers"),
-        ("trainer.devices=2", "trainer.devices=2 is not accepted: expected 1, or one device index such as [0]"),
+        ("trainer.devices=2", "trainer.devices=2 is not accepted: expected 1, or with trainer.accelerator=gpu one GPU"),
+        ("trainer.devices=[0]", "trainer.devices=[0] is not accepted: expected 1, or with trainer.accelerator=gpu"),
         ("trainer.precision=8", "trainer.precision='8' is not accepted: expected 32 | 32-true | 16-mixed | bf16-mixed"),
         ("data.val_size=1200", "data.val_size=1200 is not accepted: expected an integer from 1 to 1199"),
         (
@@ -130,3 +131,16 @@ def test_a_refused_start_leaves_an_existing_run_untouched(monkeypatch, capsys, f
     assert code == 2
     assert err.strip().startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
     assert {p: (p.stat().st_mtime_ns, p.is_file() and p.read_text()) for p in out.rglob("*")} == before
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["trainer.precision=16", "trainer.precision=bf16", "trainer.precision=bf16-mixed", "trainer.devices='1'"],
+)
+def test_values_lightning_accepts_pass(override):
+    from hydra import compose, initialize_config_dir
+
+    from lenetlab.validation import validate
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        validate(compose("train", overrides=[override]), check_devices=False)
