@@ -201,18 +201,6 @@ def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
         return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
 
 
-def _curve(run_dir: Path, tag: str) -> list[float]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    values = []
-    for events in sorted(run_dir.glob("events.out.tfevents.*")):
-        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        accumulator.Reload()
-        if tag in accumulator.Tags()["scalars"]:
-            values += [event.value for event in accumulator.Scalars(tag)]
-    return values
-
-
 def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
     """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
@@ -227,16 +215,21 @@ def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
     if args.limit_batches:
         overrides.append(f"trainer.limit_train_batches={args.limit_batches}")
     _, rss_mb = _run([sys.executable, "-m", "lenetlab.train", *overrides], env, work)
+    from lenetlab.report.runs import read_events
+
     status = json.loads((run_dir / "status.json").read_text())
     if status["status"] != "finished":
         raise SystemExit(f"error: lenetlab run {status['status']}: {status.get('reason')}")
-    epochs = _curve(run_dir, "time/train_epoch_s")
-    gpu = _curve(run_dir, "memory/gpu_peak_mb")
+    curves, _ = read_events(run_dir)
+
+    def last(tag: str) -> float | None:
+        return curves[tag][-1][1] if tag in curves else None
+
     return {
-        "epoch_s": epochs[1:],
-        "eval_s": (_curve(run_dir, "time/test_s") or [None])[-1],
+        "epoch_s": [value for _, value in curves["time/train_epoch_s"]][1:],
+        "eval_s": last("time/test_s"),
         "rss_mb": rss_mb,
-        "gpu_peak_mb": gpu[-1] if gpu else None,
+        "gpu_peak_mb": last("memory/gpu_peak_mb"),
         "startup_s": status["metrics"].get("startup_s"),
     }
 
