@@ -358,7 +358,11 @@ def main(argv: list[str] | None = None) -> None:
 
     root = default_data_root()
     ensure_mnist(root, download=False)
-    env = {**os.environ, "LENETLAB_DATA_DIR": str(root.resolve()), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "LENETLAB_DATA_DIR": str(root.resolve()),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
 

@@ -56,7 +56,7 @@ def run_cli(fake_mnist, tmp_path):
             **os.environ,
             "LENETLAB_DATA_DIR": str(data_dir or fake_mnist),
             "MPLBACKEND": "Agg",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             **(env or {}),
         }
         return subprocess.run(
