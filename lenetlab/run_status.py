@@ -36,7 +36,7 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
     for job in job_dirs(sweep_dir):
         record = read_status(job) or {"status": "unfinished"}
         status = record["status"]
-        bad += status in ("failed", "unfinished")
+        bad += status in ("failed", "unfinished", "interrupted")
         metrics = record.get("metrics") or {}
         best = metrics.get("best_val_error")
         detail = f"best val/error {best:.4f}" if isinstance(best, float) else record.get("reason", "")

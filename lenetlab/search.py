@@ -274,9 +274,6 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
         OmegaConf.save(run_cfg, run_dir / ".hydra" / "config.yaml")
         try:
             result = train(run_cfg, callbacks=[PruneOnValError(trial)])
-        except SystemExit as stop:  # Lightning turns Ctrl-C into sys.exit(1): let Optuna mark the trial FAIL
-            write_status(run_dir, "failed", reason="interrupted")
-            raise KeyboardInterrupt from stop
         except Exception as error:
             write_status(run_dir, "failed", reason=f"{type(error).__name__}: {error}")
             raise
