@@ -13,8 +13,9 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
-from tensorboard.plugins.hparams import api_pb2
-from tensorboard.plugins.hparams import summary as hparams_summary
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from lenetlab.hparams import config_hparams
@@ -26,12 +27,15 @@ METRICS += ("time/fit_s",)
 STATUSES = ("finished", "diverged", "pruned", "failed", "interrupted")
 
 
-def session_summaries(hparams: dict) -> list:
+def _summary(tag: str, **data) -> Summary:
+    plugin_data = metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(**data))
+    return Summary(value=[Summary.Value(tag=tag, metadata=plugin_data)])
+
+
+def session_summaries(hparams: dict) -> list[Summary]:
     """A run's entry in the HParams tab: its values (``SessionStartInfo``) and that it ended."""
-    return [
-        hparams_summary.session_start_pb(hparams),
-        hparams_summary.session_end_pb(api_pb2.STATUS_SUCCESS),
-    ]
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    return [hparams_pb(hparams), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)]
 
 
 def _info(name: str, values: list) -> api_pb2.HParamInfo:
@@ -44,7 +48,7 @@ def _info(name: str, values: list) -> api_pb2.HParamInfo:
     return info
 
 
-def experiment_summary(jobs: list[dict], model_differs: bool):
+def experiment_summary(jobs: list[dict], model_differs: bool) -> Summary:
     """The experiment of a sweep whose jobs have the hparams ``jobs``: those that differ come first.
 
     ``params`` (the parameter count, known once a job builds its network) differs with the model's config.
@@ -56,10 +60,11 @@ def experiment_summary(jobs: list[dict], model_differs: bool):
     status.domain_discrete.extend(STATUSES)
     infos = sorted([*infos, status], key=lambda info: not info.differs)  # stable: config order otherwise
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]
-    return hparams_summary.experiment_pb(infos, metrics)
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
+    return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
 
 
-def write_summary(directory: Path, summary) -> None:
+def write_summary(directory: Path, summary: Summary) -> None:
     """Write ``summary`` as the only event of a new event file in ``directory``."""
     writer = EventFileWriter(str(directory))
     writer.add_event(Event(wall_time=time.time(), step=0, summary=summary))
