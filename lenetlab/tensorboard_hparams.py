@@ -11,20 +11,18 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
-from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from lenetlab.hparams import config_hparams
-from lenetlab.job_names import sweep_arguments
+from lenetlab.job_names import sweep_arguments, varying_keys
 
 # the curves the HParams tab shows against the hparams, in this order
 METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")
 METRICS += ("time/fit_s",)
-STATUSES = ("finished", "diverged", "pruned", "failed", "interrupted")
 
 
 def _summary(tag: str, **data) -> Summary:
@@ -33,32 +31,44 @@ def _summary(tag: str, **data) -> Summary:
 
 
 def session_summaries(hparams: dict) -> list[Summary]:
-    """A run's entry in the HParams tab: its values (``SessionStartInfo``) and that it ended."""
+    """A run's entry in the HParams tab: its values (``SessionStartInfo``) and that it ended.
+
+    No group name: each run is its own row, named by its directory.
+    """
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    for name, value in hparams.items():
+        field = "bool_value" if isinstance(value, bool) else "number_value" if isinstance(value, int | float) else None
+        setattr(start.hparams[name], field or "string_value", value if field else str(value))
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
-    return [hparams_pb(hparams), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)]
+    return [
+        _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
+        _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end),
+    ]
 
 
-def _info(name: str, values: list) -> api_pb2.HParamInfo:
-    info = api_pb2.HParamInfo(name=name, differs=len({repr(v) for v in values}) > 1)
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        info.type = api_pb2.DATA_TYPE_FLOAT64
-    else:
-        info.type = api_pb2.DATA_TYPE_STRING
-        info.domain_discrete.extend(sorted({str(v) for v in values}))
-    return info
+def _info(name: str, values: list, differs: bool) -> api_pb2.HParamInfo:
+    # no discrete domain: the tab would hide a run whose value is not listed (accelerator auto -> cpu)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    kind = api_pb2.DATA_TYPE_FLOAT64 if numbers else api_pb2.DATA_TYPE_STRING
+    return api_pb2.HParamInfo(name=name, type=kind, differs=differs)
 
 
-def experiment_summary(jobs: list[dict], model_differs: bool) -> Summary:
-    """The experiment of a sweep whose jobs have the hparams ``jobs``: those that differ come first.
+def experiment_summary(jobs: list[dict], swept: list[str]) -> Summary:
+    """The experiment of a sweep whose jobs have the hparams ``jobs`` and whose grid varies the keys ``swept``.
 
-    ``params`` (the parameter count, known once a job builds its network) differs with the model's config.
+    The hparams a swept key names (``optimizer.lr`` -> ``lr``) are marked as differing, so they are the
+    columns shown first; those that only follow from them (a swept ``model`` changes ``filters``) are not,
+    unless no hparam is named by a swept key (``experiment=a,b``).
     """
     names = list(dict.fromkeys(name for job in jobs for name in job))
-    infos = [_info(name, [job.get(name) for job in jobs]) for name in names]
-    infos.append(api_pb2.HParamInfo(name="params", type=api_pb2.DATA_TYPE_FLOAT64, differs=model_differs))
-    status = api_pb2.HParamInfo(name="status", type=api_pb2.DATA_TYPE_STRING)
-    status.domain_discrete.extend(STATUSES)
-    infos = sorted([*infos, status], key=lambda info: not info.differs)  # stable: config order otherwise
+    differing = [name for name in names if len({repr(job.get(name)) for job in jobs}) > 1]
+    marked = [name for name in differing if name in {key.rsplit(".", 1)[-1] for key in swept}] or differing
+    infos = [_info(name, [job.get(name) for job in jobs], name in marked) for name in names]
+    infos += [
+        api_pb2.HParamInfo(name="params", type=api_pb2.DATA_TYPE_FLOAT64),
+        api_pb2.HParamInfo(name="status", type=api_pb2.DATA_TYPE_STRING),
+    ]
+    infos.sort(key=lambda info: not info.differs)  # stable: the config's order otherwise
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
     return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
@@ -88,7 +98,7 @@ class SweepExperiment(Callback):
         from lenetlab.validation import expand_sweep
 
         loader = GlobalHydra.instance().config_loader()
-        jobs = [loader.load_sweep_config(config, job) for job in expand_sweep(sweep_arguments(config))[1]]
-        models = {repr(OmegaConf.to_container(job.model, resolve=True)) for job in jobs}
+        arguments = sweep_arguments(config)
+        jobs = [config_hparams(loader.load_sweep_config(config, job)) for job in expand_sweep(arguments)[1]]
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_summary(sweep_dir, experiment_summary([config_hparams(job) for job in jobs], len(models) > 1))
+        write_summary(sweep_dir, experiment_summary(jobs, varying_keys(arguments)))
