@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.overrides import checks_command_line
 from lenetlab.run_status import write_status
 from lenetlab.train import RunStopped, train
 from lenetlab.validation import BAD_INPUT, ConfigError, check_data, check_output_dir, refuse, validate
@@ -490,6 +491,7 @@ def search(cfg: DictConfig) -> dict:
     return summary
 
 
+@checks_command_line("search")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="search")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""

@@ -22,6 +22,7 @@ from lenetlab.hparams import config_hparams
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
+from lenetlab.overrides import checks_command_line
 from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
@@ -138,6 +139,7 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+@checks_command_line("train")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
