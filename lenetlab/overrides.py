@@ -221,7 +221,7 @@ def _parameters(target: str) -> tuple[str, ...]:
 
 
 def _children(node, at_root: bool, root_groups: list[str]) -> list[str]:
-    names = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    names = [str(k) for k in node] if isinstance(node, DictConfig) else []
     root_groups = [g for g in root_groups if "=" not in g]
     if isinstance(node, DictConfig) and "_target_" in node:
         names += [p for p in _parameters(node["_target_"]) if p != "**"]
