@@ -142,7 +142,7 @@ def result_line(result: dict) -> str:
         if metrics.get(key) is not None
     ]
     reason = [result["reason"]] if result.get("reason") else []
-    took = f"{metrics['epochs']} epochs in {metrics['fit_s']:.1f} s"
+    took = f"{metrics['epochs']} epoch{'s' * (metrics['epochs'] != 1)} in {metrics['fit_s']:.1f} s"
     return f"{result['status']}: {', '.join([*reason, *errors, took])} -> {result['output_dir']}"
 
 
