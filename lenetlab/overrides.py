@@ -29,10 +29,13 @@ HYDRA_KEYWORDS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 _ABSENT = object()
 
 
-def check_overrides(config_name: str, overrides: list[str], config_dir: str | None = None) -> None:
+def check_overrides(
+    config_name: str, overrides: list[str], config_dir: str | None = None, multirun: bool = False
+) -> None:
     """Raise ConfigError naming the first unknown key or config option in ``overrides``.
 
-    ``config_dir`` is an extra directory searched first, as Hydra's ``--config-dir``.
+    ``config_dir`` is an extra directory searched first, as Hydra's ``--config-dir``; with ``multirun``
+    every job of the sweep is checked, ``hydra.sweeper.params`` (an experiment's grid) included.
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
@@ -57,11 +60,15 @@ def check_overrides(config_name: str, overrides: list[str], config_dir: str | No
 
     try:
         _, jobs = expand_sweep(overrides)
+        if multirun:  # a grid in the config (an experiment's) is swept with the command line's
+            first = loader.load_configuration(config_name, _groups(loader, jobs[0]), run_mode=RunMode.RUN)
+            grid = [f"{key}={value}" for key, value in (first.hydra.sweeper.get("params") or {}).items()]
+            _, jobs = expand_sweep(grid + overrides) if grid else (None, jobs)
     except HydraException as error:
         raise ConfigError(_first_line(error)) from None
     checked: set[tuple[str, ...]] = set()
     for job in jobs:
-        groups = tuple(o for o in job if loader.repository.group_exists(_key(o)))
+        groups = tuple(_groups(loader, job))
         if groups in checked:  # keys depend only on the group choices
             continue
         checked.add(groups)
@@ -86,7 +93,7 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
         return
     try:
-        check_overrides(args.config_name or config_name, args.overrides, args.config_dir)
+        check_overrides(args.config_name or config_name, args.overrides, args.config_dir, args.multirun)
     except ConfigError as error:
         refuse(error)
 
@@ -112,6 +119,11 @@ def _first_line(error: BaseException) -> str:
     first = lines[0] if lines else type(error).__name__
     cause = error.__cause__ and [line.strip() for line in str(error.__cause__).strip().splitlines() if line.strip()]
     return f"{first}: {cause[0]}" if cause else first
+
+
+def _groups(loader, job: list[str]) -> list[str]:
+    """The config group choices among a job's overrides."""
+    return [o for o in job if loader.repository.group_exists(_key(o))]
 
 
 def _key(override: str) -> str:

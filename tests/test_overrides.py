@@ -60,6 +60,9 @@ def test_a_typo_in_a_sweep_is_refused_before_any_job(monkeypatch, capsys, fake_m
     assert (code, err) == (2, "error: unknown key 'trainer.max_epoch': did you mean 'trainer.max_epochs'?\n")
     code, err = start(monkeypatch, capsys, "lenetlab.train", "-m", "model=lenet,mlp", "model.filters=8")
     assert (code, err) == (2, "error: unknown key 'model.filters' with model=mlp (--cfg job lists the keys)\n")
+    # the grid of an experiment (hydra.sweeper.params) counts too
+    code, err = start(monkeypatch, capsys, "lenetlab.train", "-m", "experiment=mlp_baseline", "model.kernel_size=5")
+    assert (code, err) == (2, "error: unknown key 'model.kernel_size' with model=mlp (--cfg job lists the keys)\n")
     assert list(tmp_path.iterdir()) == []
 
 
