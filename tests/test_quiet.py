@@ -1,11 +1,15 @@
 """A plain run's terminal: its progress, one result line, no warnings or tips the user cannot act on."""
 
+import logging
 import os
 import re
+import shutil
 
+import pytest
 from conftest import FAST
 
 from lenetlab.formats import percent
+from lenetlab.quiet import quiet
 from lenetlab.run_status import STATUS_FILE, read_status, summarize, write_status
 
 SILENCED = [
@@ -84,3 +88,23 @@ def test_the_sweep_summary_shows_errors_in_percent(tmp_path):
     assert (tmp_path / "optimizer.lr=0.1" / STATUS_FILE).read_text().count(
         "0.018999993801116943"
     ) == 1  # full precision
+
+
+def test_submitit_sacct_warnings_are_dropped_and_nothing_else(caplog, monkeypatch):
+    """On a machine without SLURM accounting, submitit's status poll fails and warns; that one warning is dropped."""
+    if shutil.which("sacct"):
+        pytest.skip("sacct works here: submitit does not warn")
+    from submitit.slurm.slurm import SlurmInfoWatcher
+
+    submitit_log = logging.getLogger("submitit")
+    monkeypatch.setattr(submitit_log, "filters", [])  # as before quiet() (other tests may have run it)
+    watcher = SlurmInfoWatcher(delay_s=0)
+    watcher.register_job("12345")
+    with caplog.at_level(logging.INFO, logger="submitit"):
+        watcher.update()
+        assert [r.getMessage() for r in caplog.records if "Bypassing sacct error" in r.getMessage()]
+        caplog.clear()
+        quiet()
+        watcher.update()
+        submitit_log.warning("another submitit warning")
+    assert [r.getMessage() for r in caplog.records] == ["another submitit warning"]
