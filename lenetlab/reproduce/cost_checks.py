@@ -143,3 +143,12 @@ def log_int_draws(m: Measured, params: list[str]) -> Verdict:
     odd = {p: [v for v in values if v & (v - 1)] for p, values in drawn.items()}
     shown = "; ".join(f"{p} drawn {', '.join(map(str, drawn[p]))}" for p in params)
     return verdict(not any(odd.values()), shown)
+
+
+def time_ratio(m: Measured, study: str, key: str, values: list, reference, min_ratio: float) -> Verdict:
+    """Each run's seconds per epoch are at least ``min_ratio`` times the reference run's."""
+    runs = pick(m.finished(study), key, [*values, reference], study)
+    base = epoch_seconds(runs[float(reference)])
+    ratios = {v: epoch_seconds(runs[float(v)]) / base for v in values}
+    shown = f"{fmt(reference)}: {base:.1f} s/epoch; " + listing(ratios, lambda r: f"{r:.2f}x")
+    return verdict(all(r >= min_ratio for r in ratios.values()), shown + _timed(m, study))

@@ -120,15 +120,16 @@ def write_paper(path: Path, cfg: DictConfig, rows: list[dict], timings: dict[str
         f"- **Versions**: {_versions()}",
         f"- **Profile**: `{cfg.profile.name}`"
         + ("" if cfg.profile.comparable else " - a smoke run: **its numbers are not comparable** with the reports'"),
-        f"- **Command**: `python -m lenetlab.reproduce profile={cfg.profile.name}`"
-        + (f" `gpu_results={cfg.gpu_results}`" if cfg.gpu_results else ""),
+        f"- **Command**: `python -m lenetlab.reproduce profile={cfg.profile.name}"
+        + (f" gpu_results={cfg.gpu_results}`" if cfg.gpu_results else "`"),
         "",
         "| study | status | wall time | command |",
         "|---|---|---|---|",
     ]
     for study, t in timings.items():
         wall = f"{t['wall_s'] / 60:.1f} min" if t.get("wall_s") is not None else "-"
-        lines.append(f"| {study} | {t['status']} | {wall} | `{' '.join(t.get('argv') or [])}` |")
+        command = f"`{' '.join(t['command'])}`" if t.get("command") else "-"
+        lines.append(f"| {study} | {t['status']} | {wall} | {command} |")
     total = sum(t.get("wall_s") or 0 for t in timings.values())
     lines += ["", f"Total wall time of the studies: {total / 60:.1f} min.", ""]
     lines += [

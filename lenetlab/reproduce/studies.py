@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.reproduce.claims import CHECKS, unknown_checks
 from lenetlab.resume import hydra_quoted
 from lenetlab.validation import ConfigError, refuse
 
@@ -40,13 +41,19 @@ class Study:
     gpu: bool = False
     models: dict[str, list[str]] = field(default_factory=dict)  # params only
 
+    def command(self) -> list[str]:
+        """What the study runs, without where it writes (so a moved output directory still matches)."""
+        if self.command == "params":
+            return ["lenetlab.params", *(f"{name}: {' '.join(o)}" for name, o in self.models.items())]
+        return [f"lenetlab.{self.command}", *self.overrides]
+
     def argv(self, out: Path) -> list[str]:
         """The lenetlab command line of this study, writing into ``out``."""
         if self.command == "train":
             return ["lenetlab.train", "-m", *self.overrides, f"hydra.sweep.dir={hydra_quoted(str(out))}", "resume=true"]
         if self.command == "search":
             return ["lenetlab.search", *self.overrides, f"hydra.run.dir={hydra_quoted(str(out))}"]
-        return ["lenetlab.params", *(f"{name}: {' '.join(o)}" for name, o in self.models.items())]
+        raise ValueError(f"study {self.name} runs no command line")
 
 
 def _key(override: str) -> str:
@@ -99,15 +106,15 @@ def read_record(study_dir: Path) -> dict | None:
 def check_consistent(study: Study, study_dir: Path) -> None:
     """Refuse to continue a study directory that was started with another command (another profile, say)."""
     record = read_record(study_dir)
-    if record and record["argv"] != study.argv(study_dir):
+    if record and record["command"] != study.command():
         raise ConfigError(
-            f"{study_dir} holds study {study.name!r} run as `{' '.join(record['argv'])}`, not "
-            f"`{' '.join(study.argv(study_dir))}`: choose another hydra.run.dir (or delete that directory)"
+            f"{study_dir} holds study {study.name!r} run as `{' '.join(record['command'])}`, not "
+            f"`{' '.join(study.command())}`: choose another hydra.run.dir (or delete that directory)"
         )
 
 
 def _write_record(study: Study, study_dir: Path, status: str, wall_s: float, returncode: int | None = None) -> None:
-    record = {"study": study.name, "argv": study.argv(study_dir), "status": status, "wall_s": round(wall_s, 1)}
+    record = {"study": study.name, "command": study.command(), "status": status, "wall_s": round(wall_s, 1)}
     record["returncode"] = returncode
     study_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(study_dir / RECORD, json.dumps(record, indent=2) + "\n")
@@ -179,6 +186,10 @@ class StartChecks(Callback):
             for name in selected(config):
                 check_consistent(build(config, name), out / name)
             check_gpu_results(config.gpu_results)
+            if unknown := unknown_checks(config.claims):
+                raise ConfigError(
+                    f"claims: check {', '.join(unknown)} is not accepted: expected one of {', '.join(CHECKS)}"
+                )
             if not isinstance(OmegaConf.to_object(config.overrides), list):
                 raise ConfigError(f"overrides={config.overrides!r} is not accepted: expected a list of key=value")
         except ConfigError as error:

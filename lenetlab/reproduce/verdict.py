@@ -55,7 +55,7 @@ def pick(runs: list[Run], key: str, values: list, study: str) -> dict:
 def final_error(run: Run) -> float:
     error = run.metrics()["val_error"]
     if error is None or not math.isfinite(error):
-        raise NotMeasured(f"{run.name}: no validation error logged")
+        raise NotMeasured("a run logged no validation error")
     return error
 
 
@@ -63,7 +63,7 @@ def error_at(run: Run, epoch: int) -> float:
     """Validation error after ``epoch`` epochs (1 = the first)."""
     errors = run.values("val/error")
     if len(errors) < epoch:
-        raise NotMeasured(f"{run.name}: {len(errors)} epochs logged, {epoch} needed")
+        raise NotMeasured(f"{len(errors)} epochs logged, {epoch} needed")
     return errors[epoch - 1]
 
 
@@ -71,7 +71,7 @@ def epoch_seconds(run: Run) -> float:
     """Steady-state training seconds per whole epoch."""
     seconds = run.metrics()["epoch_s"] or run.metrics()["first_epoch_s"]
     if seconds is None:
-        raise NotMeasured(f"{run.name}: no epoch time logged")
+        raise NotMeasured("a run logged no epoch time")
     return seconds
 
 
