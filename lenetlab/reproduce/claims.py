@@ -27,7 +27,7 @@ def unknown_checks(claims) -> list[str]:
 def evaluate(claim: dict, measured: Measured, missing: dict[str, str]) -> Verdict:
     """One claim's verdict; n/a with the reason when its data is missing (``missing``: study -> why)."""
     args = claim.get("args") or {}
-    studies = [args[k] for k in ("study", "cpu", "gpu", "small", "large") if k in args]
+    studies = [args[k] for k in ("gpu", "study", "cpu", "small", "large") if k in args]
     studies += list((args.get("expected") or {}) if isinstance(args.get("expected"), dict) else [])
     studies += ["params"] if "model" in args or "models" in args else []
     studies += ["search"] if claim["check"].startswith(("search", "log_int")) else []

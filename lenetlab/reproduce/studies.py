@@ -41,7 +41,7 @@ class Study:
     gpu: bool = False
     models: dict[str, list[str]] = field(default_factory=dict)  # params only
 
-    def command(self) -> list[str]:
+    def spec(self) -> list[str]:
         """What the study runs, without where it writes (so a moved output directory still matches)."""
         if self.command == "params":
             return ["lenetlab.params", *(f"{name}: {' '.join(o)}" for name, o in self.models.items())]
@@ -106,15 +106,15 @@ def read_record(study_dir: Path) -> dict | None:
 def check_consistent(study: Study, study_dir: Path) -> None:
     """Refuse to continue a study directory that was started with another command (another profile, say)."""
     record = read_record(study_dir)
-    if record and record["command"] != study.command():
+    if record and record["command"] != study.spec():
         raise ConfigError(
             f"{study_dir} holds study {study.name!r} run as `{' '.join(record['command'])}`, not "
-            f"`{' '.join(study.command())}`: choose another hydra.run.dir (or delete that directory)"
+            f"`{' '.join(study.spec())}`: choose another hydra.run.dir (or delete that directory)"
         )
 
 
 def _write_record(study: Study, study_dir: Path, status: str, wall_s: float, returncode: int | None = None) -> None:
-    record = {"study": study.name, "command": study.command(), "status": status, "wall_s": round(wall_s, 1)}
+    record = {"study": study.name, "command": study.spec(), "status": status, "wall_s": round(wall_s, 1)}
     record["returncode"] = returncode
     study_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(study_dir / RECORD, json.dumps(record, indent=2) + "\n")

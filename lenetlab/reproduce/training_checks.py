@@ -182,7 +182,8 @@ def error_ratio(m: Measured, study: str, key: str, value, reference, min_ratio: 
     """The run's final error is at least ``min_ratio`` times the reference run's."""
     runs = pick(m.finished(study), key, [value, reference], study)
     a, b = final_error(runs[float(value)]), final_error(runs[float(reference)])
-    return verdict(a >= min_ratio * b, f"{fmt(value)}: {pct(a)}, {fmt(reference)}: {pct(b)} ({a / b:.1f}x)")
+    ratio = f" ({a / b:.1f}x)" if b else ""
+    return verdict(a >= min_ratio * b, f"{fmt(value)}: {pct(a)}, {fmt(reference)}: {pct(b)}{ratio}")
 
 
 def no_better(m: Measured, study: str, key: str, values: list, reference, max_gain_pp: float) -> Verdict:
