@@ -30,6 +30,7 @@ def evaluate(claim: dict, measured: Measured, missing: dict[str, str]) -> Verdic
     studies = [args[k] for k in ("gpu", "study", "cpu", "small", "large") if k in args]
     studies += list((args.get("expected") or {}) if isinstance(args.get("expected"), dict) else [])
     studies += ["params"] if "model" in args or "models" in args else []
+    studies += ["filters_runtime_gpu"] if claim["check"] == "benchmark_speedup" else []
     studies += ["search"] if claim["check"].startswith(("search", "log_int")) else []
     for study in studies:
         if study in missing:
