@@ -9,6 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from lenetlab.overrides import checks_command_line
 from lenetlab.reproduce.claims import claim_rows
 from lenetlab.reproduce.paper import write_claims_csv, write_figures, write_paper
 from lenetlab.reproduce.results import read_measured
@@ -82,6 +83,7 @@ def reproduce(cfg: DictConfig) -> int:
     return 0
 
 
+@checks_command_line("reproduce")
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="reproduce")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point; Ctrl-C leaves every study resumable (exit 130)."""
