@@ -22,6 +22,7 @@ from lenetlab.hparams import config_hparams
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
+from lenetlab.precision import slow_bf16_note
 from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
@@ -96,6 +97,8 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
     hparams = run_hparams(cfg, net, accelerator)
+    if note := slow_bf16_note(cfg.trainer.get("precision", 32), trainer.strategy.root_device.type):
+        log.warning("%s", note)
 
     status, reason, test = "finished", None, {}
     try:
