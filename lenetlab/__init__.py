@@ -1,3 +1,7 @@
 """lenetlab: LeNet-like CNNs on MNIST with Lightning, Hydra and TensorBoard."""
 
+from lenetlab.job_names import register as _register_job_names
+
 __version__ = "0.1.0"
+
+_register_job_names()  # here, so that a job unpickled in another process (joblib, submitit) has it too

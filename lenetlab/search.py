@@ -29,6 +29,8 @@ from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.formats import percent
+from lenetlab.overrides import checks_command_line
 from lenetlab.run_status import write_status
 from lenetlab.train import RunStopped, train
 from lenetlab.validation import BAD_INPUT, ConfigError, check_data, check_output_dir, refuse, validate
@@ -274,9 +276,6 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
         OmegaConf.save(run_cfg, run_dir / ".hydra" / "config.yaml")
         try:
             result = train(run_cfg, callbacks=[PruneOnValError(trial)])
-        except SystemExit as stop:  # Lightning turns Ctrl-C into sys.exit(1): let Optuna mark the trial FAIL
-            write_status(run_dir, "failed", reason="interrupted")
-            raise KeyboardInterrupt from stop
         except Exception as error:
             write_status(run_dir, "failed", reason=f"{type(error).__name__}: {error}")
             raise
@@ -317,6 +316,8 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
         study.optimize(
             objective, n_trials=1, catch=TRIAL_FAILURES, gc_after_trial=True, callbacks=[lambda _, t: ran.append(t)]
         )
+        if ran and ran[0].state in COUNTED:  # Optuna's own line (full precision) is turned off in search()
+            log.info("%s", trial_line(ran[0]))
         failed = ran and ran[0].state == TrialState.FAIL and "run_dir" in ran[0].user_attrs
         failed_in_a_row = failed_in_a_row + 1 if failed else 0
         if failed_in_a_row >= cfg.search.max_failed_in_a_row:
@@ -324,6 +325,15 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
                 f"the last {failed_in_a_row} trials failed (search.max_failed_in_a_row): "
                 f"see {ran[0].user_attrs['run_dir']}/status.json; fix the settings and run the same command to resume"
             )
+
+
+def trial_line(trial: optuna.trial.FrozenTrial) -> str:
+    """``trial 3 complete: val error 1.90% (lr=0.0123, filters=16, ...)``: one line per trial on the terminal."""
+    values = ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in trial.params.items()
+    )
+    outcome = f": val error {percent(trial.value)}" if trial.value is not None else ""
+    return f"trial {trial.number} {trial.state.name.lower()}{outcome} ({values})"
 
 
 # --- outputs --------------------------------------------------------------------------------------
@@ -411,7 +421,7 @@ def best_yaml(cfg: DictConfig, best: optuna.trial.FrozenTrial, values: dict, sea
         OmegaConf.update(changed, key, value, force_add=True)
     body = OmegaConf.create({"defaults": ["train", *({f"override /{g}": c} for g, c in choices.items()), "_self_"]})
     header = (
-        f"# Best of study {cfg.search.study_name!r}: trial {best.number}, best val/error {best.value:.4f}.\n"
+        f"# Best of study {cfg.search.study_name!r}: trial {best.number}, best val error {percent(best.value)}.\n"
         f"# Retrain it:  python -m lenetlab.train --config-dir {search_dir} --config-name best\n"
     )
     return header + OmegaConf.to_yaml(OmegaConf.merge(body, changed))
@@ -443,6 +453,9 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
             **values,
             "data.full_train": True,
             "trainer.limit_val_batches": 0,
+            # no validation, so nothing to rank checkpoints by: keep last.ckpt, test the final weights
+            "callbacks.model_checkpoint.monitor": None,
+            "callbacks.model_checkpoint.save_top_k": 0,
             "trainer.max_epochs": cfg.search.final_max_epochs,
         },
         search_dir / "final",
@@ -466,6 +479,7 @@ def search(cfg: DictConfig) -> dict:
     """Run (or resume) the study, then write its outputs and, if ``search.final``, the final run."""
     search_dir = Path(cfg.output_dir)
     check_settings(cfg)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets lenetlab's line instead (trial_line)
     search_dir.mkdir(parents=True, exist_ok=True)
     space = search_space(cfg)
     study = open_study(cfg, search_dir)
@@ -478,19 +492,20 @@ def search(cfg: DictConfig) -> dict:
     best = study.best_trial
     best_values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
     atomic_write_text(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
-    print(f"best: trial {best.number}, val/error {best.value:.4f}, {best_values}", flush=True)
+    print(f"best: trial {best.number}, val error {percent(best.value)}, {best_values}", flush=True)
     summary = {"search_dir": str(search_dir), "best_trial": best.number, "best_val_error": best.value}
     summary |= {"values": best_values, "figures": figures}
     if cfg.search.final:
         final = final_run(cfg, best, space, search_dir)
         outcome = (
-            f"test error {final['test_error']:.4f}" if final.get("test_error") is not None else final.get("status")
+            f"test error {percent(final['test_error'])}" if final.get("test_error") is not None else final.get("status")
         )
         print(f"final: trained on train + validation images, {outcome}", flush=True)
         summary["final"] = final
     return summary
 
 
+@checks_command_line("search")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="search")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""

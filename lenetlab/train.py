@@ -12,49 +12,30 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard.summary import hparams as hparams_summary
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig
 
 from lenetlab.callbacks import EpochTimer
+from lenetlab.formats import percent
 from lenetlab.hparams import config_hparams
+from lenetlab.interrupt import EXIT_INTERRUPTED, interrupted_reason, sigterm_as_interrupt
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
+from lenetlab.overrides import checks_command_line
 from lenetlab.precision import slow_bf16_note
-from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
-from lenetlab.run_status import read_status, write_status
+from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
+from lenetlab.run_status import read_status, summarize, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
 
 log = logging.getLogger(__name__)
-
-CURVE_TAGS = (
-    "val/error",
-    "val/acc",
-    "val/loss",
-    "train/loss",
-    "test/error",
-    "test/acc",
-    "time/train_epoch_s",
-    "time/fit_s",
-)
 
 
 def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
     """The values shown in TensorBoard's HParams tab: the config's, the device used and the parameter count."""
     return {**config_hparams(cfg), "accelerator": accelerator, "params": count_parameters(net)}
-
-
-def write_hparams(logger, hparams: dict) -> None:
-    """Add the HParams entry without the stray step-0 points that ``log_hyperparams(p, metrics)`` writes.
-
-    The HParams tab reads each metric's value from the run's own scalar curves.
-    """
-    writer = logger.experiment._get_file_writer()
-    for summary in hparams_summary(hparams, {tag: math.nan for tag in CURVE_TAGS}):
-        writer.add_summary(summary)
-    logger.experiment.flush()
 
 
 class RunStopped(Exception):
@@ -68,12 +49,22 @@ class RunStopped(Exception):
 def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     """Fit and test one configuration; return its status and final metrics.
 
-    ``callbacks`` are added to the configured ones (a search adds its pruning callback).
+    ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C or
+    SIGTERM records the run as ``interrupted`` in its ``status.json`` and raises KeyboardInterrupt.
     """
     validate(cfg)
     check_output_dir(cfg.output_dir)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.output_dir)
+    try:
+        return _fit_and_test(cfg, out, callbacks or [])
+    except KeyboardInterrupt:
+        last_epoch = last_checkpoint_epoch(out)
+        write_status(out, "interrupted", reason=interrupted_reason(last_epoch), last_epoch=last_epoch)
+        raise
+
+
+def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> dict:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     net = instantiate(cfg.model)
     model = Classifier(
@@ -84,10 +75,10 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         channels_last=cfg.get("channels_last", False),
     )
     ckpt_path = resume_checkpoint(cfg, out)
-    # a resumed run drops the points its killed predecessor logged after the checkpoint
-    resumed = {"purge_step": first_epoch_after(ckpt_path)} if ckpt_path and "TensorBoard" in cfg.logger._target_ else {}
-    logger = instantiate(cfg.logger, **resumed)
-    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *(callbacks or []), FlushCurves()]
+    # a resumed run drops the points its interrupted predecessor logged after the checkpoint
+    resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
+    logger = instantiate(cfg.logger, **({"purge_step": first_epoch_after(ckpt_path)} if resumed else {}))
+    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *callbacks, FlushCurves()]
     # callbacks.progress_bar=null means no bar at all, not Lightning's default one
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer: L.Trainer = instantiate(
@@ -96,26 +87,36 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
+    if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
+        torch.set_float32_matmul_precision("high")
     hparams = run_hparams(cfg, net, accelerator)
     if note := slow_bf16_note(cfg.trainer.get("precision", 32), trainer.strategy.root_device.type):
         log.warning("%s", note)
 
     status, reason, test = "finished", None, {}
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    except DivergedError as error:
-        status, reason = "diverged", str(error)
-        log.warning("diverged: %s", error)
-    except RunStopped as stop:
-        status, reason = stop.status, str(stop)
-        log.info("%s: %s", status, stop)
-    last_val_error = _metric(trainer, "val/error")
-    # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
-    timing = {"epochs": len(timer.epoch_times), **timer.summary()}
-    if status == "finished" and checkpoint.best_model_path:
-        (test,) = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
-    elif status == "finished":
-        (test,) = trainer.test(model, datamodule=datamodule, verbose=False)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        except DivergedError as error:
+            status, reason = "diverged", str(error)
+            log.warning("diverged: %s", error)
+        except RunStopped as stop:
+            status, reason = stop.status, str(stop)
+            log.info("%s: %s", status, stop)
+        last_val_error = _metric(trainer, "val/error")
+        # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
+        timing = {"epochs": len(timer.epoch_times), **timer.summary()}
+        if status == "finished":
+            best = "best" if checkpoint.best_model_path else None
+            (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+        # the HParams entry is written once, when the run has ended (a resumed run's interruptions have none)
+        logger.log_hyperparams({**hparams, "status": status})
+    except SystemExit as stop:  # how Lightning ends a fit or test stopped by Ctrl-C (SIGINT) or SIGTERM
+        if not trainer.interrupted:
+            raise
+        raise KeyboardInterrupt from stop
+    finally:
+        _close(logger)
 
     best = checkpoint.best_model_score
     metrics = {
@@ -126,10 +127,34 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         "params": hparams["params"],
         **timing,
     }
-    write_hparams(logger, {**hparams, "status": status})
-    logger.finalize("success")
     write_status(out, status, reason=reason, metrics=metrics, hparams=hparams, mean=datamodule.mean, std=datamodule.std)
     return {"status": status, "reason": reason, "metrics": metrics, "output_dir": str(out)}
+
+
+def _close(logger) -> None:
+    logger.finalize("success")
+    close = getattr(logger, "close", None)  # lenetlab's RunLogger stays open through fit and test
+    if close is not None:
+        close()
+
+
+def last_checkpoint_epoch(out: Path) -> int | None:
+    """The last epoch the run's ``checkpoints/last.ckpt`` holds (where ``resume=true`` continues), if any."""
+    last = out / LAST_CHECKPOINT
+    return first_epoch_after(str(last)) - 1 if last.is_file() else None
+
+
+def result_line(result: dict) -> str:
+    """The one line a run ends with: how it ended, its errors in percent, epochs, time and directory."""
+    metrics = result["metrics"]
+    errors = [
+        f"{name} {percent(metrics[key])}"
+        for name, key in (("best val error", "best_val_error"), ("test error", "test_error"))
+        if metrics.get(key) is not None
+    ]
+    reason = [result["reason"]] if result.get("reason") else []
+    took = f"{metrics['epochs']} epoch{'s' * (metrics['epochs'] != 1)} in {metrics['fit_s']:.1f} s"
+    return f"{result['status']}: {', '.join([*reason, *errors, took])} -> {result['output_dir']}"
 
 
 def _metric(trainer: L.Trainer, tag: str) -> float | None:
@@ -141,11 +166,22 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def _stop_interrupted(out: Path) -> None:
+    """End the process after an interrupted run: in a sweep the next job does not start, and the summary says so."""
+    log.warning("%s", (read_status(out) or {}).get("reason", "interrupted"))
+    if _in_multirun():  # Hydra's launchers let KeyboardInterrupt and SystemExit through: the sweep ends here
+        text, _ = summarize(Path(HydraConfig.get().sweep.dir))
+        print(text, file=sys.stderr, flush=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+@checks_command_line("train")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
+    """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on; Ctrl-C stops it (exit 130)."""
+    sigterm_as_interrupt()
     out = Path(cfg.output_dir)
-    log.info("%d threads", set_job_threads())
+    set_job_threads()
     record = read_status(out) if cfg.get("resume") else None
     if record and record["status"] in ("finished", "diverged"):
         log.info("resume: %s already %s, skipped", out, record["status"])
@@ -153,6 +189,8 @@ def main(cfg: DictConfig) -> float | None:
         return best if best is not None else math.nan
     try:
         result = train(cfg)
+    except KeyboardInterrupt:
+        _stop_interrupted(out)
     except BAD_INPUT as error:
         write_status(out, "failed", reason=str(error))
         if _in_multirun():
@@ -166,7 +204,7 @@ def main(cfg: DictConfig) -> float | None:
             raise
         log.exception("job failed")
         return None
-    log.info("%s: %s", result["status"], OmegaConf.to_yaml(OmegaConf.create(result["metrics"])).strip())
+    log.info("%s", result_line(result))
     best = result["metrics"]["best_val_error"]
     return best if best is not None else math.nan
 

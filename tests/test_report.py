@@ -223,3 +223,20 @@ def test_a_search_directory_is_one_unit_and_a_job_without_status_is_unfinished(s
     assert sorted(runs) == ["trial_0", "trial_1"]
     assert (runs["trial_0"].status, runs["trial_1"].status) == ("finished", "unfinished")
     assert len(runs["trial_1"].values("val/error")) == 2  # its curves are still read
+
+
+def test_an_interrupted_run_is_listed_with_how_to_continue_it(seeds_sweep, tmp_path):
+    from lenetlab.interrupt import interrupted_reason
+    from lenetlab.run_status import write_status
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(seeds_sweep, sweep, ignore=shutil.ignore_patterns("report"))
+    job = next(p for p in sorted(sweep.iterdir()) if (p / "status.json").is_file())
+    write_status(job, "interrupted", reason=interrupted_reason(0), last_epoch=0)  # as lenetlab.train writes it
+
+    runs = {run.name: run for run in load_runs([sweep])}
+    assert sorted(runs) == sorted(p.name for p in sweep.iterdir() if (p / ".hydra").is_dir())  # not the sweep root
+    assert runs[job.name].status == "interrupted" and runs[job.name].hparams["seed"] in (0, 1)
+    main([str(sweep)])
+    summary = (sweep / "report" / "summary.md").read_text()
+    assert f"**interrupted** seed={runs[job.name].hparams['seed']}: {interrupted_reason(0)}" in summary

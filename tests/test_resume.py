@@ -67,7 +67,8 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
     resumed = run_cli("lenetlab.train", *ARGS, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert list(tmp_path.glob("outputs/runs/*/*")) == [run], "resume=true must continue the killed run's directory"
-    assert f"Restoring states from the checkpoint path at {run / 'checkpoints' / 'last.ckpt'}" in resumed.stderr
+    restored = f"Restoring states from the checkpoint path at {run / 'checkpoints' / 'last.ckpt'}"
+    assert restored in (run / "train.log").read_text()  # Lightning's notices go to the log file
 
     expected, got = status(full)["metrics"], status(run)["metrics"]
     assert got["epochs"] == 2
@@ -222,3 +223,52 @@ def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, t
     assert sorted(first.rglob("*")) == first_files
     for job in jobs:
         assert [step for step, _ in scalars(job)["val/error"]] == [0, 1], job.name
+
+
+def interrupt_when(process: subprocess.Popen, ready, timeout: float = 240) -> int:
+    """Send SIGINT (what Ctrl-C sends) to the process as soon as ``ready()`` is true; return its exit status."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "timed out waiting to interrupt the run"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=120)
+
+
+def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_cli, fake_mnist, tmp_path):
+    run = tmp_path / "run"
+    args = [*ARGS, "trainer.max_epochs=4", f"hydra.run.dir={run}"]
+    process = start_cli(tmp_path, fake_mnist, *args)
+    assert interrupt_when(process, lambda: (run / "checkpoints" / "last.ckpt").is_file()) == 130
+    record = status(run)
+    assert record["status"] == "interrupted"
+    assert record["last_epoch"] in range(3)  # the epoch of checkpoints/last.ckpt
+    assert f"after epoch {record['last_epoch']}" in record["reason"] and "resume=true" in record["reason"]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+    resumed = run_cli("lenetlab.train", *args, "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert status(run)["status"] == "finished" and status(run)["metrics"]["epochs"] == 4
+    for tag in EPOCH_TAGS:  # every epoch exactly once: none lost, none logged twice
+        assert [step for step, _ in scalars(run)[tag]] == [0, 1, 2, 3], tag
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_cli, fake_mnist, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", *ARGS, "trainer.max_epochs=6", "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "lenetlab.train", *args]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert interrupt_when(process, lambda: any(sweep.glob("*/checkpoints/last.ckpt"))) == 130
+    output = process.stdout.read().decode()
+    assert [p.name for p in sweep.iterdir() if (p / ".hydra").is_dir()] == ["optimizer.lr=0.01"]  # no next job
+    assert status(sweep / "optimizer.lr=0.01")["status"] == "interrupted"
+    assert "1 jobs, 0 finished or diverged, 1 failed" in output and "interrupted" in output
+
+    resumed = run_cli("lenetlab.train", *args, "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "2 jobs, 2 finished" in resumed.stdout
+    for job in ("optimizer.lr=0.01", "optimizer.lr=0.02"):
+        assert [step for step, _ in scalars(sweep / job)["val/error"]] == [0, 1, 2, 3, 4, 5], job

@@ -70,9 +70,7 @@ def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    # Hydra's override_dirname: the job's overrides, sorted, comma-separated
-    fixed = [*FAST, "trainer.max_epochs=1"]
-    assert [set(job.split(",")) - set(fixed) for job in jobs] == [{"optimizer.lr=0.01"}, {"optimizer.lr=0.1"}]
+    assert jobs == ["optimizer.lr=0.01", "optimizer.lr=0.1"]  # only what the sweep varies
     for job in jobs:
         assert "val/error" in scalars(sweep / job)
     assert "2 jobs, 2 finished" in result.stdout

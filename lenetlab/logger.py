@@ -1,0 +1,38 @@
+"""The run's TensorBoard logger: one event file per run, holding curves, HParams and test results."""
+
+from __future__ import annotations
+
+from lightning.pytorch.loggers import TensorBoardLogger
+from typing_extensions import override
+
+from lenetlab.tensorboard_hparams import session_summaries
+
+
+class RunLogger(TensorBoardLogger):
+    """Lightning's TensorBoard logger, kept open from fit through test until ``close()``.
+
+    Lightning finalizes its loggers after ``fit`` and again after ``test``; closing the writer there
+    would start a new event file for the test results. Hyperparameters go to the HParams tab only
+    (no placeholder metric points, no ``hparams.yaml``: the config is in ``.hydra/``).
+    """
+
+    @override
+    def log_hyperparams(self, params, metrics=None) -> None:
+        if params:  # Lightning logs the module's (empty) saved hyperparameters at the start of fit
+            writer = self.experiment._get_file_writer()
+            for summary in session_summaries(dict(params)):
+                writer.add_summary(summary)
+
+    @override
+    def finalize(self, status: str) -> None:
+        if self._experiment is not None:
+            self.experiment.flush()
+
+    @override
+    def save(self) -> None:
+        pass
+
+    def close(self) -> None:
+        """Flush and close the event file (the end of the run)."""
+        if self._experiment is not None:
+            self.experiment.close()

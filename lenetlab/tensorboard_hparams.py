@@ -1,0 +1,104 @@
+"""TensorBoard's HParams tab: each run's values, and the sweep's experiment that puts the swept keys first.
+
+TensorBoard takes the columns from one experiment summary (the first it finds) and shows the five
+first of them, those marked ``differs`` before the others. So a run writes only its session (its
+values), and a sweep writes one experiment at its root that marks what the sweep varies.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from lenetlab.hparams import config_hparams
+from lenetlab.job_names import sweep_arguments, varying_keys
+
+# the curves the HParams tab shows against the hparams, in this order
+METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")
+METRICS += ("time/fit_s",)
+
+
+def _summary(tag: str, **data) -> Summary:
+    plugin_data = metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(**data))
+    return Summary(value=[Summary.Value(tag=tag, metadata=plugin_data)])
+
+
+def session_summaries(hparams: dict) -> list[Summary]:
+    """A run's entry in the HParams tab: its values (``SessionStartInfo``) and that it ended.
+
+    No group name: each run is its own row, named by its directory.
+    """
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    for name, value in hparams.items():
+        field = "bool_value" if isinstance(value, bool) else "number_value" if isinstance(value, int | float) else None
+        setattr(start.hparams[name], field or "string_value", value if field else str(value))
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    return [
+        _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
+        _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end),
+    ]
+
+
+def _info(name: str, values: list, differs: bool) -> api_pb2.HParamInfo:
+    # no discrete domain: the tab would hide a run whose value is not listed (accelerator auto -> cpu)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    kind = api_pb2.DATA_TYPE_FLOAT64 if numbers else api_pb2.DATA_TYPE_STRING
+    return api_pb2.HParamInfo(name=name, type=kind, differs=differs)
+
+
+def experiment_summary(jobs: list[dict], swept: list[str]) -> Summary:
+    """The experiment of a sweep whose jobs have the hparams ``jobs`` and whose grid varies the keys ``swept``.
+
+    The hparams a swept key names (``optimizer.lr`` -> ``lr``) are marked as differing, so they are the
+    columns shown first; those that only follow from them (a swept ``model`` changes ``filters``) are not,
+    unless no hparam is named by a swept key (``experiment=a,b``).
+    """
+    names = list(dict.fromkeys(name for job in jobs for name in job))
+    differing = [name for name in names if len({repr(job.get(name)) for job in jobs}) > 1]
+    marked = [name for name in differing if name in {key.rsplit(".", 1)[-1] for key in swept}] or differing
+    infos = [_info(name, [job.get(name) for job in jobs], name in marked) for name in names]
+    infos += [
+        api_pb2.HParamInfo(name="params", type=api_pb2.DATA_TYPE_FLOAT64),
+        api_pb2.HParamInfo(name="status", type=api_pb2.DATA_TYPE_STRING),
+    ]
+    infos.sort(key=lambda info: not info.differs)  # stable: the config's order otherwise
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
+    return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
+
+
+def write_summary(directory: Path, summary: Summary) -> None:
+    """Write ``summary`` as the only event of a new event file in ``directory``."""
+    writer = EventFileWriter(str(directory))
+    writer.add_event(Event(wall_time=time.time(), step=0, summary=summary))
+    writer.close()
+
+
+class SweepExperiment(Callback):
+    """Hydra callback: write the sweep's HParams experiment into the sweep directory when the sweep starts.
+
+    Only for Hydra's basic sweeper (a grid known in advance); a resumed sweep keeps the one it has.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if not config.hydra.sweeper._target_.endswith("BasicSweeper"):
+            return
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        if any(sweep_dir.glob("events.out.tfevents.*")):
+            return
+        from hydra.core.global_hydra import GlobalHydra
+
+        from lenetlab.validation import expand_sweep
+
+        loader = GlobalHydra.instance().config_loader()
+        arguments = sweep_arguments(config)
+        jobs = [config_hparams(loader.load_sweep_config(config, job)) for job in expand_sweep(arguments)[1]]
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        write_summary(sweep_dir, experiment_summary(jobs, varying_keys(arguments)))
