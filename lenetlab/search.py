@@ -349,12 +349,14 @@ def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
 
 def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
     """history.png, params.png (each parameter against the objective, log axis where log-sampled) and
-    importances.png (only once two completed trials differ); return the names written."""
+    importances.png (only once two completed trials differ), at the report's resolution; return the names written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as vis
+
+    from lenetlab.figure_files import save_figure
 
     logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -364,9 +366,9 @@ def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
         for name, dist in trial.distributions.items()
         if not isinstance(dist, CategoricalDistribution)
     }
-    plots = {"history.png": vis.plot_optimization_history, "params.png": vis.plot_slice}
+    plots = {"history": vis.plot_optimization_history, "params": vis.plot_slice}
     if len({t.value for t in complete}) >= 2:
-        plots["importances.png"] = vis.plot_param_importances
+        plots["importances"] = vis.plot_param_importances
     else:
         log.info("importances.png: needs two completed trials with different results (%d completed)", len(complete))
     written = []
@@ -376,18 +378,17 @@ def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
             try:
                 axes = plot(study)
             except (ValueError, RuntimeError) as error:  # e.g. no completed trial yet
-                log.warning("%s not drawn: %s", name, error)
+                log.warning("%s.png not drawn: %s", name, error)
                 continue
-        if name != "importances.png":
+        if name != "importances":
             np.ravel(axes)[0].set_ylabel("best val/error")
-        if name == "params.png":
+        if name == "params":
             for ax in np.ravel(axes):
                 if ax.get_xlabel() in numeric:
                     _show_range(ax, numeric[ax.get_xlabel()])
         figure = np.ravel(axes)[0].figure
-        figure.savefig(search_dir / name, dpi=100, bbox_inches="tight")
+        written += [path.name for path in save_figure(figure, search_dir, name, bbox_inches="tight")]
         plt.close(figure)
-        written.append(name)
     return written
 
 

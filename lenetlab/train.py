@@ -25,6 +25,7 @@ from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
 from lenetlab.overrides import checks_command_line
+from lenetlab.precision import slow_bf16_note
 from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, summarize, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
@@ -89,6 +90,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
         torch.set_float32_matmul_precision("high")
     hparams = run_hparams(cfg, net, accelerator)
+    if note := slow_bf16_note(cfg.trainer.get("precision", 32), trainer.strategy.root_device.type):
+        log.warning("%s", note)
 
     status, reason, test = "finished", None, {}
     try:

@@ -1,6 +1,7 @@
 """Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
 
-    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--rounds 3] [--limit-batches N]
+    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--precision 32 bf16-mixed] [--rounds 3]
+                                [--limit-batches N]
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
@@ -9,7 +10,9 @@
 ``DataLoader``. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
 ``--repeats`` timed epochs. The variants take turns, ``--rounds`` times, each round in a rotated order,
 so that a change in the machine's load while the benchmark runs falls on all of them alike; the
-median over all timed epochs is reported. MNIST is read from ``$LENETLAB_DATA_DIR``.
+median over all timed epochs is reported. Each ``--precision`` runs every variant in it (``bf16-mixed``:
+lenetlab's ``trainer.precision``, and the plain loops under the same ``torch.autocast`` as Lightning's), the
+precisions taking turns within each round. MNIST is read from ``$LENETLAB_DATA_DIR``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MEAN, STD = 0.1307, 0.3081  # MNIST's training-set statistics, as in the torchvision examples
 EVAL_BATCH = 1000  # lenetlab's data.eval_batch_size
+PRECISIONS = ("32", "bf16-mixed")
 VARIANTS = {
     "lenetlab": "(a) lenetlab",
     "plain": "(b) plain loop",
@@ -41,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--filters", type=int, nargs="+", default=[16], help="conv widths to compare (default: 16)")
+    parser.add_argument(
+        "--precision", nargs="+", default=["32"], help=f"arithmetic to compare: {' '.join(PRECISIONS)} (default: 32)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="turns of every variant, interleaved (default: 3)")
     parser.add_argument("--repeats", type=int, default=1, help="timed epochs per turn, after a warm-up (default: 1)")
     parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
@@ -56,6 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} {value}: must be a positive integer")
+    for precision in args.precision:
+        if precision not in PRECISIONS:
+            parser.error(f"--precision {precision}: expected {' or '.join(PRECISIONS)}")
+    args.precision = list(dict.fromkeys(args.precision))
     if min(args.filters) < 1:
         parser.error(f"--filters {' '.join(map(str, args.filters))}: widths must be positive integers")
     return args
@@ -142,13 +153,17 @@ def run_worker(args) -> dict:
         loader = _torchvision_loader(args)
         epoch = lambda: loader  # noqa: E731
 
+    # what Lightning's bf16-mixed does: the forward pass and the loss under autocast, the weights in fp32
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision[0] == "bf16-mixed")
     times, images = [], 0
     for _ in range(1 + args.repeats):
         _synchronize(device)
         start, images = time.perf_counter(), 0
         for batch_x, batch_y in itertools.islice(epoch(), args.limit_batches):
             batch_x, batch_y = batch_x.to(device, non_blocking=True), batch_y.to(device, non_blocking=True)
-            loss = F.cross_entropy(net(batch_x), batch_y)
+            with autocast:
+                logits = net(batch_x)
+                loss = F.cross_entropy(logits, batch_y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -158,19 +173,26 @@ def run_worker(args) -> dict:
 
     eval_s = None
     if in_memory:
-        evals = [_evaluate(net, test_x, test_y, device) for _ in range(1 + args.repeats)]
+        evals = [_evaluate(net, test_x, test_y, device, autocast) for _ in range(1 + args.repeats)]
         eval_s = statistics.median(evals[1:])
-    return {"epoch_s": times[1:], "images": images, "eval_s": eval_s, "gpu_peak_mb": _gpu_peak_mb(device)}
+    precision = "bf16-mixed" if logits.dtype == torch.bfloat16 else "32"  # what the arithmetic really was
+    return {
+        "epoch_s": times[1:],
+        "images": images,
+        "eval_s": eval_s,
+        "gpu_peak_mb": _gpu_peak_mb(device),
+        "precision": precision,
+    }
 
 
-def _evaluate(net, x, y, device) -> float:
+def _evaluate(net, x, y, device, autocast) -> float:
     """Seconds to classify the test set in batches of ``EVAL_BATCH`` (accuracy computed, as lenetlab does)."""
     import torch
 
     net.eval()
     _synchronize(device)
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         correct = sum(
             (net(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum() for i in range(0, len(x), EVAL_BATCH)
         )
@@ -201,11 +223,12 @@ def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
         return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
 
 
-def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
+def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path) -> dict:
     """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
     overrides = [
         f"model.filters=[{filters},{filters}]",
+        f"trainer.precision={precision}",
         f"trainer.max_epochs={1 + args.repeats}",
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
         f"data.batch_size={args.batch_size}",
@@ -231,12 +254,14 @@ def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
         "rss_mb": rss_mb,
         "gpu_peak_mb": last("memory/gpu_peak_mb"),
         "startup_s": status["metrics"].get("startup_s"),
+        "precision": status["hparams"]["precision"],
     }
 
 
-def bench_worker(args, kind: str, filters: int, env: dict, work: Path) -> dict:
+def bench_worker(args, kind: str, filters: int, precision: str, env: dict, work: Path) -> dict:
     """(b) or (c): this script as a worker process; its result is the last line of its output."""
     command = [sys.executable, __file__, "--worker", kind, "--filters", str(filters), "--device", args.device]
+    command += ["--precision", precision]
     for name in ("repeats", "limit_batches", "batch_size", "val_size", "threads"):
         if getattr(args, name) is not None:
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
@@ -256,14 +281,20 @@ def import_s(module: str, env: dict, cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict]:
-    """One turn of every variant, starting with the ``turn``-th (so that none always runs first)."""
-    names = list(VARIANTS)[turn % len(VARIANTS) :] + list(VARIANTS)[: turn % len(VARIANTS)]
+def _rotated(items: list, turn: int) -> list:
+    return items[turn % len(items) :] + items[: turn % len(items)]
+
+
+def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict[str, dict]]:
+    """One turn of every variant in every precision, starting with the ``turn``-th (so that none always runs first)."""
     return {
-        name: bench_lenetlab(args, filters, env, work)
-        if name == "lenetlab"
-        else bench_worker(args, name, filters, env, work)
-        for name in names
+        precision: {
+            name: bench_lenetlab(args, filters, precision, env, work)
+            if name == "lenetlab"
+            else bench_worker(args, name, filters, precision, env, work)
+            for name in _rotated(list(VARIANTS), turn)
+        }
+        for precision in _rotated(args.precision, turn)
     }
 
 
@@ -282,6 +313,7 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
             "eval_s": median(turn["eval_s"] for turn in turns),
             "rss_mb": max(turn["rss_mb"] for turn in turns),
             "gpu_peak_mb": max((turn["gpu_peak_mb"] or 0 for turn in turns), default=0) or None,
+            "precision": turns[0]["precision"],
         }
         if name == "lenetlab":
             merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
@@ -314,34 +346,50 @@ def machine() -> str:
     )
 
 
-def format_table(results: dict[int, dict[str, dict]], device: str) -> str:
-    """A Markdown table: one row per (filters, variant)."""
+def format_table(results: dict[int, dict[str, dict[str, dict]]], device: str) -> str:
+    """A Markdown table: one row per (filters, precision, variant); the ratios below it."""
     header = (
-        f"| filters | variant ({device}) | s/epoch (median) | images/s | vs lenetlab | "
-        "test eval s | peak RSS MiB | peak GPU MiB |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        f"| filters | precision | variant ({device}) | s/epoch (median) | images/s | vs lenetlab | test eval s | "
+        "peak RSS MiB | peak GPU MiB |\n| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
-    rows = [header]
-    for filters, variants in results.items():
-        lenetlab_s = variants["lenetlab"]["median_s"]
-        for name, label in VARIANTS.items():
-            r = variants[name]
-            cells = [
-                str(filters),
-                label,
-                f"{r['median_s']:.3f}",
-                f"{r['images_per_s']:,.0f}",
-                f"{r['median_s'] / lenetlab_s:.2f} x",
-                f"{r['eval_s']:.3f}" if r.get("eval_s") is not None else "-",
-                str(r["rss_mb"]),
-                f"{r['gpu_peak_mb']:.0f}" if r.get("gpu_peak_mb") is not None else "-",
-            ]
-            rows.append("| " + " | ".join(cells) + " |")
-        plain, vision = variants["plain"]["median_s"], variants["torchvision"]["median_s"]
-        rows.append(
-            f"\nfilters {filters}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), c/a = {vision / lenetlab_s:.2f} "
-            f"(goal >= 2)\n"
+    rows, notes = [header], []
+    for filters, precisions in results.items():
+        for precision, variants in precisions.items():
+            lenetlab_s = variants["lenetlab"]["median_s"]
+            for name, label in VARIANTS.items():
+                r = variants[name]
+                cells = [
+                    str(filters),
+                    precision,
+                    label,
+                    f"{r['median_s']:.3f}",
+                    f"{r['images_per_s']:,.0f}",
+                    f"{r['median_s'] / lenetlab_s:.2f} x",
+                    f"{r['eval_s']:.3f}" if r.get("eval_s") is not None else "-",
+                    str(r["rss_mb"]),
+                    f"{r['gpu_peak_mb']:.0f}" if r.get("gpu_peak_mb") is not None else "-",
+                ]
+                rows.append("| " + " | ".join(cells) + " |")
+            plain, vision = variants["plain"]["median_s"], variants["torchvision"]["median_s"]
+            notes.append(
+                f"filters {filters}, precision {precision}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), "
+                f"c/a = {vision / lenetlab_s:.2f} (goal >= 2)"
+            )
+        notes += speedups(filters, precisions)
+    return "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def speedups(filters: int, precisions: dict[str, dict]) -> list[str]:
+    """Per variant, how many times faster an epoch is in each precision than in the first one."""
+    (base, base_variants), *others = precisions.items()
+    return [
+        f"filters {filters}, {precision} against {base} (epoch speed-up): "
+        + ", ".join(
+            f"{VARIANTS[name].split(' ', 1)[0]} {base_variants[name]['median_s'] / variants[name]['median_s']:.2f} x"
+            for name in VARIANTS
         )
-    return "\n".join(rows)
+        for precision, variants in others
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -355,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         if not torch.cuda.is_available():
             raise SystemExit("error: --device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
     from lenetlab.data import default_data_root, ensure_mnist
+    from lenetlab.precision import cpu_has_native_bf16
 
     root = default_data_root()
     ensure_mnist(root, download=False)
@@ -366,8 +415,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
 
-    print(f"start: {machine()}", flush=True)
-    results: dict[int, dict[str, dict]] = {}
+    print(f"start: {machine()}; native bfloat16: {'yes' if cpu_has_native_bf16() else 'no'}", flush=True)
+    results: dict[int, dict[str, dict[str, dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="lenetlab-bench-") as tmp:
         work = Path(tmp)
         imports: dict[str, list[float]] = {module: [] for module in STARTUP_IMPORTS}
@@ -379,15 +428,18 @@ def main(argv: list[str] | None = None) -> None:
                     for module, times in imports.items():
                         times.append(import_s(module, env, work))
                 print(f"filters {filters}: round {turn + 1} of {args.rounds} done", file=sys.stderr, flush=True)
-            variants = merge_rounds(rounds)
-            images = variants["plain"]["images"]  # every variant sees the same images per epoch
-            for r in variants.values():
-                r["median_s"] = statistics.median(r["epoch_s"])
-                r["images_per_s"] = images / r["median_s"]
-            results[filters] = variants
+            results[filters] = {}
+            for precision in args.precision:
+                variants = merge_rounds([r[precision] for r in rounds])
+                images = variants["plain"]["images"]  # every variant sees the same images per epoch
+                for r in variants.values():
+                    r["median_s"] = statistics.median(r["epoch_s"])
+                    r["images_per_s"] = images / r["median_s"]
+                results[filters][precision] = variants
     imports = {module: statistics.median(times) for module, times in imports.items()}
+    first = results[args.filters[0]][args.precision[0]]
     print(format_table(results, args.device))
-    print(format_startup(results[args.filters[0]]["lenetlab"]["startup_s"], imports))
+    print(format_startup(first["lenetlab"]["startup_s"], imports))
     print(f"end: load average {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps({**results, "import_s": imports}, indent=2))

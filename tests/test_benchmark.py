@@ -31,16 +31,17 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 |")]
-    assert [row.split(" | ")[1] for row in rows] == list(VARIANTS)
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | 32 |")]
+    assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
     assert "a/b = " in result.stdout and "c/a = " in result.stdout
     assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
     written = json.loads(out.read_text())
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
-    variants = written["16"]
+    variants = written["16"]["32"]
     for name, r in variants.items():
         assert len(r["epoch_s"]) == 2, name  # one per round: the warm-up epochs are not counted
         assert r["median_s"] > 0 and r["rss_mb"] > 0, name
+        assert r["precision"] == "32", name
     assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
     assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size
     assert 0 < variants["lenetlab"]["startup_s"] < 600
@@ -51,6 +52,23 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
     assert result.returncode == 2 and "--device tpu: expected cpu or cuda" in result.stderr
     result = benchmark("--repeats", "0", data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 2 and "--repeats 0: must be a positive integer" in result.stderr
+    result = benchmark("--precision", "32", "fp16", data_dir=fake_mnist, cwd=tmp_path)
+    assert result.returncode == 2 and "--precision fp16: expected 32 or bf16-mixed" in result.stderr
+
+
+def test_bf16_mixed_runs_every_variant_under_autocast_beside_fp32(fake_mnist, tmp_path):
+    out = tmp_path / "bench.json"
+    args = ("--precision", "32", "bf16-mixed", "--rounds", "1", "--limit-batches", "2", "--val-size", "200")
+    result = benchmark(*args, "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    for precision in ("32", "bf16-mixed"):
+        rows = [line for line in result.stdout.splitlines() if line.startswith(f"| 16 | {precision} |")]
+        assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
+        # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
+        variants = json.loads(out.read_text())["16"][precision]
+        assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, precision)
+    assert "filters 16, bf16-mixed against 32 (epoch speed-up): (a) " in result.stdout
 
 
 def test_channels_last_changes_the_layout_not_the_result():

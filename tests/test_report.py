@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from conftest import FAST, ROOT, scalars
 from PIL import Image
 
+from lenetlab.figure_files import DPI
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import learning_curves
 from lenetlab.report.runs import latest, load_runs, varying
@@ -86,6 +88,8 @@ def test_latest_sweep_gets_every_figure_and_table(filters_sweep, latest_report):
         with Image.open(png) as image:
             image.verify()
             assert image.format == "PNG" and min(image.size) >= 300, png
+        with Image.open(png) as image:
+            assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.01), png  # PNG's pHYs chunk
 
 
 def test_summary_numbers_equal_the_logged_curves(filters_sweep, latest_report):
@@ -136,6 +140,47 @@ def test_two_sweeps_are_merged(filters_sweep, seeds_sweep, tmp_path):
     ]  # fmt: skip
     # the kernel size varies only across the two sweeps
     assert {p.name for p in out.iterdir()} == FILES | {"kernel_size.png"}
+
+
+def test_figures_are_written_in_every_listed_format(filters_sweep, tmp_path):
+    out = tmp_path / "paper"
+    main([str(filters_sweep), "--out", str(out), "--format", "pdf,png"])
+    stems = ("learning_curves", "runtime", "params")
+    assert {p.name for p in out.iterdir()} == {f"{s}.{f}" for s in stems for f in ("pdf", "png")} | {
+        "summary.csv", "summary.md"
+    }  # fmt: skip
+    for stem in stems:
+        pdf = (out / f"{stem}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF"), stem
+        assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1, stem  # one page (not counting /Pages)
+        # fonts embedded as TrueType (Type 42), not Type 3
+        assert b"/FontFile2" in pdf and b"/Type3" not in pdf, stem
+        with Image.open(out / f"{stem}.png") as image:
+            assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.01), stem
+    runs = load_runs([filters_sweep])
+    inches = learning_curves(runs, varying(runs)).get_size_inches()
+    with Image.open(out / "learning_curves.png") as image:
+        assert image.size == tuple(round(DPI * v) for v in inches)
+    markdown = (out / "summary.md").read_text()
+    assert "![learning_curves.png](learning_curves.png)" in markdown and "[runtime.pdf](runtime.pdf)" in markdown
+
+
+@pytest.mark.parametrize(
+    ("formats", "message"),
+    [
+        ("pdf,jpg", "error: --format jpg: not a figure format; choose from png, pdf, svg, eps"),
+        ("", "error: --format '': not a figure format; choose from png, pdf, svg, eps"),
+    ],
+)
+def test_an_unknown_figure_format_is_refused_before_anything_is_written(
+    filters_sweep, tmp_path, capsys, formats, message
+):
+    out = tmp_path / "paper"
+    with pytest.raises(SystemExit) as stop:
+        main([str(filters_sweep), "--out", str(out), "--format", formats])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not out.exists()
 
 
 def test_runs_differing_only_by_seed_are_drawn_as_mean_and_band(seeds_sweep):

@@ -15,7 +15,9 @@ import pytest
 from conftest import FAST, ROOT, scalars
 from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
+from PIL import Image
 
+from lenetlab.figure_files import DPI
 from lenetlab.formats import percent
 from lenetlab.run_status import read_status
 from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
@@ -59,6 +61,9 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_cli, tmp_pat
             assert float(status["hparams"][hparam]) == pytest.approx(float(row[f"params_{name}"]))
         assert [step for step, _ in scalars(run)["val/error"]] == [0]
     assert {"history.png", "params.png"} <= {p.name for p in out.glob("*.png")}
+    for png in out.glob("*.png"):  # the report's resolution
+        with Image.open(png) as image:
+            assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.01), png.name
     if len({r["best_val_error"] for r in rows}) >= 2:
         assert (out / "importances.png").is_file()
 

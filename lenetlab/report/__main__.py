@@ -1,4 +1,4 @@
-"""``python -m lenetlab.report [DIR ...] [--out DIR]``: figures and tables of runs and sweeps."""
+"""``python -m lenetlab.report [DIR ...] [--out DIR] [--format pdf,png]``: figures and tables of runs and sweeps."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lenetlab.figure_files import DPI, FORMATS, parse_formats
 from lenetlab.report.runs import describe, latest, load_runs, varying
 from lenetlab.report.write import write_report
 
@@ -22,7 +23,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lenetlab.report", description=__doc__)
     parser.add_argument("dirs", nargs="*", type=Path, help="runs or sweeps (default: the latest under outputs/)")
     parser.add_argument("--out", type=Path, help="where to write (default: DIR/report of the first DIR)")
+    parser.add_argument(
+        "--format",
+        default="png",
+        help=f"figure formats, comma-separated: {', '.join(FORMATS)} (default: png, at {DPI} dpi)",
+    )
     args = parser.parse_args(argv)
+    try:
+        formats = parse_formats(args.format)
+    except ValueError as error:
+        fail(str(error))
 
     dirs = args.dirs or [latest(OUTPUTS) if OUTPUTS.is_dir() else None]
     if dirs == [None]:
@@ -34,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     if not runs:
         fail(f"no runs in {' '.join(map(str, dirs))}: no status.json, .hydra or TensorBoard event files below")
     out = args.out or dirs[0] / "report"
-    files = write_report(runs, out)
+    files = write_report(runs, out, formats)
     print(f"{len(runs)} runs from {', '.join(map(str, dirs))} -> {out}/: {', '.join(p.name for p in files)}")
     keys = varying(runs)
     for run in runs:

@@ -232,9 +232,9 @@ def _percent(value: float | None) -> float | None:
     return None if value is None else 100 * value
 
 
-FIGURES = {
-    "learning_curves.png": learning_curves,
-    "runtime.png": runtime,
-    "params.png": params,
-    "kernel_size.png": kernel_size,
+FIGURES = {  # file name (without the format's extension) -> drawing
+    "learning_curves": learning_curves,
+    "runtime": runtime,
+    "params": params,
+    "kernel_size": kernel_size,
 }

@@ -73,5 +73,8 @@ def write_markdown(path: Path, table: list[dict], runs: list[Run], keys: list[st
     if missing:
         lines += ["", "## Runs that did not finish", ""]
         lines += [f"- **{r.status}** {describe(r.hparams, keys) or r.name}: {r.reason} (`{r.name}`)" for r in missing]
-    lines += ["", "## Figures", "", *(f"![{name}]({name})" for name in figures)]
+    shown = [name for name in figures if name.endswith((".png", ".svg"))]  # what a Markdown viewer can show
+    lines += ["", "## Figures", "", *(f"![{name}]({name})" for name in shown)]
+    if len(shown) < len(figures):
+        lines += ["", "Vector files: " + ", ".join(f"[{n}]({n})" for n in figures if n not in shown)]
     path.write_text("\n".join(lines) + "\n")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from lenetlab.figure_files import save_figure
 from lenetlab.report.figures import FIGURES
 from lenetlab.report.runs import Run, in_order, varying
 from lenetlab.report.tables import rows, write_csv, write_markdown
 
 
-def write_report(runs: list[Run], out: Path) -> list[Path]:
-    """Draw the figures that fit what varies across ``runs`` and write the tables into ``out``; return the files."""
+def write_report(runs: list[Run], out: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Draw the figures that fit what varies across ``runs`` in each of ``formats`` and write the tables into
+    ``out``; return the files."""
     out.mkdir(parents=True, exist_ok=True)
     keys = varying(runs)
     runs = in_order(runs, keys)
@@ -18,8 +21,7 @@ def write_report(runs: list[Run], out: Path) -> list[Path]:
     for name, draw in FIGURES.items():
         figure = draw(runs, keys)
         if figure is not None:
-            figure.savefig(out / name, dpi=100)
-            written.append(out / name)
+            written += save_figure(figure, out, name, formats)
     table = rows(runs, keys)
     write_csv(out / "summary.csv", table)
     write_markdown(out / "summary.md", table, runs, keys, [p.name for p in written])

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.figure_files import save_figure
 from lenetlab.report import Run, write_report
 from lenetlab.report.figures import FIGURES
 from lenetlab.reproduce.claims import COLUMNS
@@ -57,12 +58,10 @@ def _params_figure(counts: dict, out: Path) -> list[str]:
         for name, c in counts.items()
         if name.rsplit("_", 1)[-1].isdigit()
     ]
-    figure = FIGURES["params.png"](runs, ["filters"]) if len(runs) > 1 else None
+    figure = FIGURES["params"](runs, ["filters"]) if len(runs) > 1 else None
     if figure is None:
         return []
-    out.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out / "params.png", dpi=100)
-    return ["params/params.png"]
+    return [f"params/{path.name}" for path in save_figure(figure, out, "params")]
 
 
 def _versions() -> str:

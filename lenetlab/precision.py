@@ -1,0 +1,40 @@
+"""Whether this CPU does bfloat16 arithmetic natively, and the start-up note when ``bf16`` precision will be slow."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+
+# x86's AVX512-BF16 and AMX-BF16, Arm's BF16 extension, as Linux names them in /proc/cpuinfo
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from Linux's /proc/cpuinfo (``flags`` on x86, ``Features`` on Arm); empty elsewhere."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() in ("flags", "Features"):
+                return set(value.split())
+    return set()
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where bfloat16 runs in hardware (AVX512-BF16, AMX, Arm BF16); elsewhere oneDNN emulates it in fp32."""
+    # torch's own query (private API, so looked up defensively) also covers systems without /proc/cpuinfo
+    for query in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        if getattr(torch.cpu, query, lambda: False)():
+            return True
+    return bool(NATIVE_BF16_FLAGS & cpu_flags())
+
+
+def slow_bf16_note(precision: str, device_type: str) -> str | None:
+    """One line for the start of a run that asks for bfloat16 on a CPU without it; None otherwise."""
+    if device_type != "cpu" or "bf16" not in str(precision) or cpu_has_native_bf16():
+        return None
+    return (
+        f"trainer.precision={precision}: this CPU has no native bfloat16 (AVX512-BF16, AMX), "
+        "so it will train slower than trainer.precision=32"
+    )
