@@ -81,6 +81,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         compile=cfg.get("compile", False),
         channels_last=cfg.get("channels_last", False),
+        label_smoothing=cfg.get("label_smoothing", 0.0),
     )
     ckpt_path = resume_checkpoint(cfg, out)
     # a resumed run drops the points its killed predecessor logged after the checkpoint
