@@ -1,12 +1,13 @@
 """Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
 
-    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--rounds 3] [--limit-batches N]
+    python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--rounds 3] [--limit-batches N] [--augment]
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
 (and (b') the same loop with the network in ``channels_last``, as lenetlab runs it by default);
 (c) ``torchvision``: the plain loop fed by ``MNIST(transform=Compose([ToTensor(), Normalize()]))`` through a
-``DataLoader``. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
+``DataLoader``; with ``--augment``, (a+) ``lenetlab`` with ``data.augment=1`` (per-image random affine
+distortions of every training batch), to weigh what augmentation adds to an epoch. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
 ``--repeats`` timed epochs. The variants take turns, ``--rounds`` times, each round in a rotated order,
 so that a change in the machine's load while the benchmark runs falls on all of them alike; the
 median over all timed epochs is reported. MNIST is read from ``$LENETLAB_DATA_DIR``.
@@ -34,7 +35,9 @@ VARIANTS = {
     "plain": "(b) plain loop",
     "plain_channels_last": "(b') plain loop, channels_last",
     "torchvision": "(c) torchvision pipeline",
+    "lenetlab_augment": "(a+) lenetlab, data.augment=1",
 }
+AUGMENT_GOAL = 1.3  # an epoch with augmentation costs at most this many epochs without
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,9 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (default: 5000)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--augment", action="store_true", help="also time (a+): lenetlab with data.augment=1")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
-    parser.add_argument("--worker", choices=list(VARIANTS)[1:], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["plain", "plain_channels_last", "torchvision"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.variants = [name for name in VARIANTS if args.augment or name != "lenetlab_augment"]
     if args.device not in ("cpu", "cuda"):
         parser.error(f"--device {args.device}: expected cpu or cuda")
     for name in ("rounds", "repeats", "limit_batches", "batch_size", "val_size", "threads"):
@@ -201,8 +206,9 @@ def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
         return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
 
 
-def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
-    """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
+def bench_lenetlab(args, filters: int, env: dict, work: Path, augment: bool = False) -> dict:
+    """(a), or (a+) with ``augment``: ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back
+    from what it logged."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
     overrides = [
         f"model.filters=[{filters},{filters}]",
@@ -211,6 +217,7 @@ def bench_lenetlab(args, filters: int, env: dict, work: Path) -> dict:
         f"data.batch_size={args.batch_size}",
         f"data.val_size={args.val_size}",
         f"hydra.run.dir={run_dir}",
+        f"data.augment={1.0 if augment else 0.0}",
     ]
     if args.limit_batches:
         overrides.append(f"trainer.limit_train_batches={args.limit_batches}")
@@ -258,10 +265,10 @@ def import_s(module: str, env: dict, cwd: Path) -> float:
 
 def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict]:
     """One turn of every variant, starting with the ``turn``-th (so that none always runs first)."""
-    names = list(VARIANTS)[turn % len(VARIANTS) :] + list(VARIANTS)[: turn % len(VARIANTS)]
+    names = args.variants[turn % len(args.variants) :] + args.variants[: turn % len(args.variants)]
     return {
-        name: bench_lenetlab(args, filters, env, work)
-        if name == "lenetlab"
+        name: bench_lenetlab(args, filters, env, work, augment=name == "lenetlab_augment")
+        if name.startswith("lenetlab")
         else bench_worker(args, name, filters, env, work)
         for name in names
     }
@@ -275,7 +282,7 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
         return statistics.median(values) if values else None
 
     merged = {}
-    for name in VARIANTS:
+    for name in (name for name in VARIANTS if name in rounds[0]):
         turns = [r[name] for r in rounds]
         merged[name] = {
             "epoch_s": [t for turn in turns for t in turn["epoch_s"]],
@@ -283,7 +290,7 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
             "rss_mb": max(turn["rss_mb"] for turn in turns),
             "gpu_peak_mb": max((turn["gpu_peak_mb"] or 0 for turn in turns), default=0) or None,
         }
-        if name == "lenetlab":
+        if name.startswith("lenetlab"):
             merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
         else:
             merged[name]["images"] = turns[0]["images"]
@@ -324,6 +331,8 @@ def format_table(results: dict[int, dict[str, dict]], device: str) -> str:
     for filters, variants in results.items():
         lenetlab_s = variants["lenetlab"]["median_s"]
         for name, label in VARIANTS.items():
+            if name not in variants:
+                continue
             r = variants[name]
             cells = [
                 str(filters),
@@ -341,6 +350,9 @@ def format_table(results: dict[int, dict[str, dict]], device: str) -> str:
             f"\nfilters {filters}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), c/a = {vision / lenetlab_s:.2f} "
             f"(goal >= 2)\n"
         )
+        if "lenetlab_augment" in variants:
+            ratio = variants["lenetlab_augment"]["median_s"] / lenetlab_s
+            rows.append(f"filters {filters}: augment a+/a = {ratio:.2f} (goal <= {AUGMENT_GOAL:.2f})\n")
     return "\n".join(rows)
 
 

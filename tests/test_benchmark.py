@@ -27,13 +27,26 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
 
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = ("--val-size", "200", "--rounds", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
+    args = (
+        "--val-size",
+        "200",
+        "--rounds",
+        "2",
+        "--limit-batches",
+        "3",
+        "--threads",
+        "1",
+        "--augment",
+        "--json",
+        str(out),
+    )
     result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 |")]
-    assert [row.split(" | ")[1] for row in rows] == list(VARIANTS)
+    assert [row.split(" | ")[1] for row in rows] == [*VARIANTS, "(a+) lenetlab, data.augment=1"]
     assert "a/b = " in result.stdout and "c/a = " in result.stdout
+    assert "augment a+/a = " in result.stdout and "(goal <= 1.30)" in result.stdout
     assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
     written = json.loads(out.read_text())
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
@@ -41,7 +54,12 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     for name, r in variants.items():
         assert len(r["epoch_s"]) == 2, name  # one per round: the warm-up epochs are not counted
         assert r["median_s"] > 0 and r["rss_mb"] > 0, name
-    assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
+    assert {name for name, r in variants.items() if r["eval_s"]} == {
+        "lenetlab",
+        "plain",
+        "plain_channels_last",
+        "lenetlab_augment",
+    }
     assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size
     assert 0 < variants["lenetlab"]["startup_s"] < 600
 
