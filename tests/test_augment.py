@@ -26,7 +26,7 @@ def test_distortions_keep_the_shape_and_depend_only_on_the_seed():
 def test_zero_ranges_leave_the_images_as_they_are():
     x = torch.randn(16, 1, 28, 28)
     same = random_affine(x, torch.Generator().manual_seed(0), rotation=0, scale=0, shift=0)
-    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    torch.testing.assert_close(same, x, atol=1e-4, rtol=0)  # bilinear at the pixel centres, up to rounding
 
 
 def test_a_whole_pixel_shift_moves_the_image_by_that_pixel():
