@@ -31,25 +31,48 @@ def default_data_root() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
 
 
+def chosen_by(root: Path) -> str:
+    """Which setting chose ``root`` and how to choose another, for error messages."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env and Path(env) == Path(root):
+        return f"chosen by {DATA_DIR_ENV}={env}; data.root=DIR on the command line chooses another"
+    if Path(root) == PROJECT_ROOT / "data":
+        return f"the default; choose another with export {DATA_DIR_ENV}=DIR or data.root=DIR"
+    return f"chosen by data.root={root}; without data.root, export {DATA_DIR_ENV}=DIR chooses it"
+
+
+def download_mnist(root: Path) -> None:
+    """Download MNIST into ``root/MNIST/raw`` with torchvision; a failed download leaves no folder or partial file."""
+    raw = Path(root) / "MNIST" / "raw"
+    created = [d for d in (Path(root), raw.parent, raw) if not d.exists()]
+    before = set(raw.iterdir()) if raw.is_dir() else set()
+    try:
+        MNIST(root, train=True, download=True)
+    except BaseException:
+        for path in set(raw.iterdir()) - before if raw.is_dir() else ():
+            if path.is_file() and path.suffix == ".gz":  # an archive cut off mid-download
+                path.unlink()
+        for folder in reversed(created):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
 def ensure_mnist(root: Path, download: bool = True) -> Path:
     """Check MNIST's four IDX files under ``root/MNIST/raw`` (downloading them if missing); return that folder."""
     raw = Path(root) / "MNIST" / "raw"
     missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
     if missing and download:
         try:
-            MNIST(root, train=True, download=True)
+            download_mnist(root)
         except Exception as error:  # torchvision raises RuntimeError/URLError/OSError by mirror
             raise DataNotFoundError(
-                f"MNIST not found in {raw} (missing: {', '.join(missing)}) and the download failed "
-                f"({type(error).__name__}). Put the four files there or set {DATA_DIR_ENV} "
-                "to a directory that holds MNIST/raw/."
+                f"MNIST not found in {raw} ({chosen_by(root)}; missing: {', '.join(missing)}) and the download "
+                f"failed ({type(error).__name__}): put the four files there, or choose a directory that holds MNIST/raw/"
             ) from None
         missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
     if missing:
-        raise DataNotFoundError(
-            f"MNIST not found in {raw}: expected {', '.join(MNIST_FILES)}. "
-            f"Set {DATA_DIR_ENV} to a directory that holds MNIST/raw/."
-        )
+        raise DataNotFoundError(f"MNIST not found in {raw} ({chosen_by(root)}): expected {', '.join(MNIST_FILES)}")
     dims = {name: check_idx_file(raw / name, magic) for name, magic in MNIST_FILES.items()}
     for split in ("train", "t10k"):
         images, labels = dims[f"{split}-images-idx3-ubyte"], dims[f"{split}-labels-idx1-ubyte"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -9,6 +10,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, read_write
 
 from lenetlab.validation import sweep_jobs
+
+log = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -44,4 +47,5 @@ def set_job_threads() -> int:
     threads = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("OMP_NUM_THREADS")
     if threads:
         torch.set_num_threads(int(threads))
+    log.info("%d threads", torch.get_num_threads())  # to the job's log file (conf/train.yaml: hydra.job_logging)
     return torch.get_num_threads()

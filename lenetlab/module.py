@@ -59,10 +59,6 @@ class Classifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
-    def setup(self, stage: str) -> None:
-        if self.trainer.strategy.root_device.type == "cuda":
-            torch.set_float32_matmul_precision("high")  # TF32 tensor cores (cuDNN's convolutions use them already)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 

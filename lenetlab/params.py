@@ -14,6 +14,7 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 
 from lenetlab.models import count_parameters, parameter_table
+from lenetlab.overrides import check_overrides
 from lenetlab.validation import expand_sweep, validate
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the parameter table(s) for the overrides in ``argv``."""
     args = sys.argv[1:] if argv is None else argv
     try:
+        check_overrides("train", args)
         varying, combinations = expand_sweep(args)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             configs = [compose("train", overrides=combo) for combo in combinations]

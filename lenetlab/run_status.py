@@ -10,6 +10,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.formats import percent
 
 STATUS_FILE = "status.json"
 
@@ -39,7 +40,7 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
         bad += status in ("failed", "unfinished")
         metrics = record.get("metrics") or {}
         best = metrics.get("best_val_error")
-        detail = f"best val/error {best:.4f}" if isinstance(best, float) else record.get("reason", "")
+        detail = f"best val error {percent(best)}" if isinstance(best, float) else record.get("reason", "")
         name = job.relative_to(sweep_dir).as_posix() if job != Path(sweep_dir) else "."
         lines.append(f"  {status:<10} {name:<40} {detail}")
     header = f"sweep {sweep_dir}: {len(lines)} jobs, {len(lines) - bad} finished or diverged, {bad} failed"

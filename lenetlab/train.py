@@ -14,14 +14,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from lenetlab.callbacks import EpochTimer
+from lenetlab.formats import percent
 from lenetlab.hparams import config_hparams
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
+from lenetlab.overrides import checks_command_line
 from lenetlab.resume import AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
@@ -96,6 +98,8 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
+    if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
+        torch.set_float32_matmul_precision("high")
     hparams = run_hparams(cfg, net, accelerator)
 
     status, reason, test = "finished", None, {}
@@ -130,6 +134,19 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     return {"status": status, "reason": reason, "metrics": metrics, "output_dir": str(out)}
 
 
+def result_line(result: dict) -> str:
+    """The one line a run ends with: how it ended, its errors in percent, epochs, time and directory."""
+    metrics = result["metrics"]
+    errors = [
+        f"{name} {percent(metrics[key])}"
+        for name, key in (("best val error", "best_val_error"), ("test error", "test_error"))
+        if metrics.get(key) is not None
+    ]
+    reason = [result["reason"]] if result.get("reason") else []
+    took = f"{metrics['epochs']} epoch{'s' * (metrics['epochs'] != 1)} in {metrics['fit_s']:.1f} s"
+    return f"{result['status']}: {', '.join([*reason, *errors, took])} -> {result['output_dir']}"
+
+
 def _metric(trainer: L.Trainer, tag: str) -> float | None:
     value = trainer.callback_metrics.get(tag)
     return float(value) if value is not None else None
@@ -139,11 +156,12 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+@checks_command_line("train")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on."""
     out = Path(cfg.output_dir)
-    log.info("%d threads", set_job_threads())
+    set_job_threads()
     record = read_status(out) if cfg.get("resume") else None
     if record and record["status"] in ("finished", "diverged"):
         log.info("resume: %s already %s, skipped", out, record["status"])
@@ -164,7 +182,7 @@ def main(cfg: DictConfig) -> float | None:
             raise
         log.exception("job failed")
         return None
-    log.info("%s: %s", result["status"], OmegaConf.to_yaml(OmegaConf.create(result["metrics"])).strip())
+    log.info("%s", result_line(result))
     best = result["metrics"]["best_val_error"]
     return best if best is not None else math.nan
 

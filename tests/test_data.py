@@ -3,6 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from torchvision.datasets import MNIST
 
 from lenetlab.data import DATA_DIR_ENV, MNIST_FILES, DataNotFoundError, MNISTDataModule, load_mnist
 from lenetlab.idx import IdxFormatError
@@ -71,6 +72,40 @@ def test_missing_data_without_network_fails_quickly_and_clearly(tmp_path):
     with pytest.raises(DataNotFoundError, match="download failed"):
         load_mnist(tmp_path, download=True)
     assert time.perf_counter() - start < 120
+    assert list(tmp_path.iterdir()) == []  # no empty MNIST/raw/ left behind
+
+
+def test_a_failed_download_leaves_no_folder_or_partial_archive(tmp_path, monkeypatch):
+    # a mirror that refuses the connection at once (the same on a machine with network)
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    fresh = tmp_path / "fresh"
+    with pytest.raises(DataNotFoundError, match="download failed"):
+        load_mnist(fresh, download=True)
+    assert not fresh.exists()
+    # a raw folder that was already there stays, with what it held
+    raw = tmp_path / "kept" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "notes.txt").write_text("mine")
+    with pytest.raises(DataNotFoundError):
+        load_mnist(tmp_path / "kept", download=True)
+    assert [p.name for p in raw.iterdir()] == ["notes.txt"]
+
+
+def test_not_found_names_the_setting_that_chose_the_directory(tmp_path, monkeypatch):
+    env_dir, root_dir = tmp_path / "from_env", tmp_path / "from_root"
+    monkeypatch.setenv(DATA_DIR_ENV, str(env_dir))
+    with pytest.raises(DataNotFoundError) as error:
+        load_mnist(env_dir, download=False)
+    assert f"chosen by {DATA_DIR_ENV}={env_dir}; data.root=DIR on the command line chooses another" in str(error.value)
+    with pytest.raises(DataNotFoundError) as error:
+        load_mnist(root_dir, download=False)
+    assert f"chosen by data.root={root_dir}; without data.root, export {DATA_DIR_ENV}=DIR chooses it" in str(
+        error.value
+    )
+    monkeypatch.delenv(DATA_DIR_ENV)
+    with pytest.raises(DataNotFoundError) as error:
+        load_mnist(root_dir, download=False)
+    assert f"chosen by data.root={root_dir}" in str(error.value)
 
 
 def test_truncated_idx_file_is_refused_by_name(fake_mnist, tmp_path):

@@ -16,6 +16,7 @@ from conftest import FAST, ROOT, scalars
 from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
+from lenetlab.formats import percent
 from lenetlab.run_status import read_status
 from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
 from lenetlab.validation import ConfigError
@@ -70,7 +71,13 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_cli, tmp_pat
     final_status = read_status(out / "final")
     assert final_status["metrics"]["test_error"] == final["test_error"]
     assert final_status["metrics"]["best_val_error"] is None  # no validation: its images were trained on
-    assert f"test error {final['test_error']:.4f}" in result.stdout
+    # what a person reads is in percent; trials.csv and final.json keep full precision
+    assert f"best: trial {best['number']}, val error {percent(float(best['best_val_error']))}" in result.stdout
+    assert f"test error {percent(final['test_error'])}" in result.stdout
+    for row in rows:
+        assert f"trial {row['number']} complete: val error {percent(float(row['best_val_error']))} (" in result.stdout
+    assert "Trial 0 finished with value" not in result.stdout + result.stderr  # Optuna's full-precision line
+    assert "could not find the monitored key" not in result.stdout + result.stderr  # the final run validates nothing
 
     # best.yaml is a config lenetlab.train runs as it is
     run = tmp_path / "best-run"

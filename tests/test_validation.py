@@ -117,6 +117,18 @@ def test_missing_data_without_download_is_refused(monkeypatch, capsys, tmp_path)
     code, err = start(monkeypatch, capsys, tmp_path, *FAST, "data.download=false", f"hydra.run.dir={tmp_path / 'run'}")
     assert code == 2
     assert err.strip().startswith(f"error: MNIST not found in {tmp_path / 'MNIST' / 'raw'}")
+    assert f"(chosen by LENETLAB_DATA_DIR={tmp_path}; data.root=DIR on the command line chooses another)" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_data_names_data_root_when_it_chose_the_directory(monkeypatch, capsys, fake_mnist, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, err = start(monkeypatch, capsys, fake_mnist, *FAST, f"data.root={empty}", "data.download=false",
+                      f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: MNIST not found in {empty / 'MNIST' / 'raw'} (chosen by data.root={empty}; ")
+    assert "without data.root, export LENETLAB_DATA_DIR=DIR chooses it" in err
     assert not (tmp_path / "run").exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from lenetlab.formats import percent
 from lenetlab.report.runs import Run, describe, fmt
 
 METRICS = ("params", "epochs", "val_error", "best_val_error", "test_error", "first_epoch_s", "epoch_s", "fit_s")
@@ -48,7 +49,7 @@ def _cell(key: str, value) -> str:
     if key == "params":
         return f"{value:,}"
     if key.endswith("error"):
-        return f"{100 * value:.2f}%"
+        return percent(value)
     if key.endswith("_s"):
         return f"{value:.2f}"
     return fmt(value).replace("|", "\\|")

@@ -6,10 +6,13 @@ import sys
 from pathlib import Path
 
 import hydra
+import optuna
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.formats import percent
+from lenetlab.overrides import checks_command_line
 from lenetlab.search.final import final_run
 from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
 from lenetlab.search.settings import check_settings
@@ -22,6 +25,7 @@ def search(cfg: DictConfig) -> dict:
     """Run (or resume) the study, then write its outputs and, if ``search.final``, the final run."""
     search_dir = Path(cfg.output_dir)
     check_settings(cfg)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets lenetlab's line instead (trial_line)
     search_dir.mkdir(parents=True, exist_ok=True)
     space = search_space(cfg)
     study = open_study(cfg, search_dir)
@@ -34,19 +38,20 @@ def search(cfg: DictConfig) -> dict:
     best = study.best_trial
     best_values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
     atomic_write_text(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
-    print(f"best: trial {best.number}, val/error {best.value:.4f}, {best_values}", flush=True)
+    print(f"best: trial {best.number}, val error {percent(best.value)}, {best_values}", flush=True)
     summary = {"search_dir": str(search_dir), "best_trial": best.number, "best_val_error": best.value}
     summary |= {"values": best_values, "figures": figures}
     if cfg.search.final:
         final = final_run(cfg, best, space, search_dir)
         outcome = (
-            f"test error {final['test_error']:.4f}" if final.get("test_error") is not None else final.get("status")
+            f"test error {percent(final['test_error'])}" if final.get("test_error") is not None else final.get("status")
         )
         print(f"final: trained on train + validation images, {outcome}", flush=True)
         summary["final"] = final
     return summary
 
 
+@checks_command_line("search")
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="search")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""

@@ -15,6 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from lenetlab.atomic import atomic_write_text
+from lenetlab.formats import percent
 from lenetlab.search.space import config_group, run_config
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def best_yaml(cfg: DictConfig, best: optuna.trial.FrozenTrial, values: dict, sea
             OmegaConf.update(changed, key, value, force_add=True)
     body = OmegaConf.create({"defaults": ["train", *({f"override /{g}": c} for g, c in choices.items()), "_self_"]})
     header = (
-        f"# Best of study {cfg.search.study_name!r}: trial {best.number}, best val/error {best.value:.4f}.\n"
+        f"# Best of study {cfg.search.study_name!r}: trial {best.number}, best val error {percent(best.value)}.\n"
         f"# Retrain it:  python -m lenetlab.train --config-dir {search_dir} --config-name best\n"
     )
     return header + OmegaConf.to_yaml(OmegaConf.merge(body, changed))

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
+from lenetlab.formats import percent
 from lenetlab.run_status import write_status
 from lenetlab.search.settings import PRUNERS, SAMPLERS
 from lenetlab.search.space import PerTrialSeed, run_config, search_space, suggest
@@ -175,6 +176,8 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
         study.optimize(
             objective, n_trials=1, catch=TRIAL_FAILURES, gc_after_trial=True, callbacks=[lambda _, t: ran.append(t)]
         )
+        if ran and ran[0].state in COUNTED:  # Optuna's own line (full precision) is turned off in search()
+            log.info("%s", trial_line(ran[0]))
         failed = ran and ran[0].state == TrialState.FAIL and "run_dir" in ran[0].user_attrs
         failed_in_a_row = failed_in_a_row + 1 if failed else 0
         if failed_in_a_row >= cfg.search.max_failed_in_a_row:
@@ -182,3 +185,12 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
                 f"the last {failed_in_a_row} trials failed (search.max_failed_in_a_row): "
                 f"see {ran[0].user_attrs['run_dir']}/status.json; fix the settings and run the same command to resume"
             )
+
+
+def trial_line(trial: optuna.trial.FrozenTrial) -> str:
+    """``trial 3 complete: val error 1.90% (lr=0.0123, filters=16, ...)``: one line per trial on the terminal."""
+    values = ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in trial.params.items()
+    )
+    outcome = f": val error {percent(trial.value)}" if trial.value is not None else ""
+    return f"trial {trial.number} {trial.state.name.lower()}{outcome} ({values})"

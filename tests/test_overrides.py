@@ -1,0 +1,100 @@
+"""Unknown keys and config names are refused in one line (exit 2) with the closest valid name, nothing written."""
+
+import runpy
+import sys
+
+import pytest
+from conftest import FAST
+from hydra.core.global_hydra import GlobalHydra
+
+from lenetlab.overrides import check_overrides
+from lenetlab.params import main as params_main
+from lenetlab.validation import ConfigError
+
+EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, seeds"
+REFUSED = [
+    ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
+    ("+optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
+    ("experiment=nope", f"error: experiment=nope: no such experiment; choose from {EXPERIMENTS}"),
+    ("+optimizer.wieght_decay=0.1", "error: unknown key 'optimizer.wieght_decay': did you mean 'optimizer.weight_decay'?"),
+    ("++trainer.limit_trian_batches=2", "error: unknown key 'trainer.limit_trian_batches': did you mean 'trainer.limit_train_batches'?"),
+    ("modle=mlp", "error: unknown key 'modle': did you mean 'model'?"),
+    ("model=resnet", "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp"),
+    ("+model.dropout=0.5", "error: unknown key 'model.dropout' (--cfg job lists the keys)"),
+    ("hydra/launcher=jobib", "error: hydra/launcher=jobib: no such hydra/launcher; choose from basic, joblib, submitit_local, submitit_slurm"),
+]  # fmt: skip
+
+
+def start(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:
+    """``python -m <module> args`` in this process (seconds faster); return exit status and stderr."""
+    monkeypatch.setattr(sys, "argv", [module, *args])
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_module(module, run_name="__main__")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        GlobalHydra.instance().clear()
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("override", "message"), REFUSED)
+@pytest.mark.parametrize("module", ["lenetlab.train", "lenetlab.search"])
+def test_a_typo_is_refused_in_one_line_and_nothing_is_written(
+    monkeypatch, capsys, fake_mnist, tmp_path, module, override, message
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    code, err = start(monkeypatch, capsys, module, *FAST, override)
+    assert (code, err) == (2, message + "\n")
+    assert list(tmp_path.iterdir()) == []  # no outputs/, no run or search directory
+
+
+def test_a_typo_in_a_sweep_is_refused_before_any_job(monkeypatch, capsys, fake_mnist, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    code, err = start(
+        monkeypatch, capsys, "lenetlab.train", "-m", *FAST, "optimizer.lr=0.1,0.01", "trainer.max_epoch=1"
+    )
+    assert (code, err) == (2, "error: unknown key 'trainer.max_epoch': did you mean 'trainer.max_epochs'?\n")
+    code, err = start(monkeypatch, capsys, "lenetlab.train", "-m", "model=lenet,mlp", "model.filters=8")
+    assert (code, err) == (2, "error: unknown key 'model.filters' with model=mlp (--cfg job lists the keys)\n")
+    # the grid of an experiment (hydra.sweeper.params) counts too
+    code, err = start(monkeypatch, capsys, "lenetlab.train", "-m", "experiment=mlp_baseline", "model.kernel_size=5")
+    assert (code, err) == (2, "error: unknown key 'model.kernel_size' with model=mlp (--cfg job lists the keys)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("override", "message"), REFUSED)
+def test_params_refuses_the_same_typos(capsys, override, message):
+    assert params_main([override]) == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_search_keys_are_checked_too():
+    with pytest.raises(ConfigError, match=r"^unknown key 'search.n_trails': did you mean 'search.n_trials'\?$"):
+        check_overrides("search", ["search.n_trails=3"])
+    with pytest.raises(ConfigError, match=r"^search_space=nope: no such search_space; choose from report004$"):
+        check_overrides("search", ["search_space=nope"])
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides"),
+    [
+        ("train", ["++trainer.limit_train_batches=2"]),  # a key of the config, forced
+        ("train", ["+trainer.gradient_clip_val=1.0"]),  # a lightning.Trainer argument the config does not set
+        ("train", ["optimizer=adam", "+optimizer.weight_decay=1e-4", "+optimizer.amsgrad=true"]),  # torch.optim.Adam's
+        ("train", ["scheduler=exponential", "+scheduler.last_epoch=-1"]),
+        ("train", ["+callbacks.model_checkpoint.every_n_epochs=2"]),
+        ("train", ["+callbacks.stop={_target_: lightning.pytorch.callbacks.EarlyStopping, monitor: val/error}"]),
+        ("train", ["-m", "optimizer.lr=0.1,0.01", "model=lenet,lenet_tiny", "model.kernel_size=5"]),
+        ("train", ["experiment=[adam_decay,seeds]", "optimizer.lr=0.01"]),
+        ("train", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "+hydra.job.env_set.OMP_NUM_THREADS=1"]),
+        ("train", ["~optimizer.momentum", "hydra.run.dir=out"]),
+        ("search", ["+search.space.momentum={key: optimizer.momentum, type: float, low: 0.5, high: 0.99}"]),
+        ("search", ["~search.space.batch_size", "search.space.lr.high=0.5"]),
+    ],
+)
+def test_keys_that_something_reads_are_accepted(config, overrides):
+    check_overrides(config, [o for o in overrides if o != "-m"])
