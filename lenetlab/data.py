@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torchvision.datasets import MNIST
 
+from lenetlab.augment import random_affine
 from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +125,13 @@ class TensorBatches:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST split 55,000/5,000/10,000, normalized with the training split's statistics."""
+    """MNIST split 55,000/5,000/10,000, normalized with the training split's statistics.
+
+    ``augment`` > 0 distorts every training batch where it already is (on the GPU when training
+    there): each image gets its own random affine within ``augment`` times ``distortion``'s ranges
+    (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels). The draws depend only on
+    ``(seed, epoch)``, like the batch order. Validation and test batches are never distorted.
+    """
 
     def __init__(
         self,
@@ -137,8 +144,13 @@ class MNISTDataModule(L.LightningDataModule):
         full_train: bool = False,
         on_device: bool = True,
         download: bool = True,
+        augment: float = 0.0,
+        distortion: dict | None = None,
     ):
         super().__init__()
+        self.augment = float(augment)
+        self.distortion = {"rotation": 10.0, "scale": 0.1, "shift": 2.0, **(distortion or {})}
+        self._augment_rng: tuple[int, torch.Generator] | None = None
         self.root = Path(root) if root else default_data_root()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.split_seed, self.seed = val_size, split_seed, seed
@@ -193,3 +205,18 @@ class MNISTDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> TensorBatches:
         return self._batches("test", self.eval_batch_size, shuffle=False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Distort training batches (``augment`` > 0), on the device the step runs on."""
+        if self.augment <= 0 or not self.trainer.training:
+            return batch
+        x, y = batch
+        return self.distort(x, self.trainer.current_epoch), y
+
+    def distort(self, x: torch.Tensor, epoch: int) -> torch.Tensor:
+        """``x`` with per-image random affine distortions, drawn from a generator seeded by (seed, epoch)."""
+        if self._augment_rng is None or self._augment_rng[0] != epoch or self._augment_rng[1].device != x.device:
+            generator = torch.Generator(device=x.device).manual_seed((self.seed * 100_003 + epoch) ^ 0x5EED)
+            self._augment_rng = (epoch, generator)
+        ranges = {key: value * self.augment for key, value in self.distortion.items()}
+        return random_affine(x, self._augment_rng[1], **ranges)

@@ -17,7 +17,8 @@ class LeNet(nn.Sequential):
     """Conv(k x k, same padding) -> ReLU -> MaxPool(2) per entry of ``filters``, then MLP layers.
 
     ``filters`` is an int (two conv layers of that width) or one width per conv layer;
-    ``hidden`` lists the fully connected hidden sizes (empty: one linear layer to the classes).
+    ``hidden`` lists the fully connected hidden sizes (empty: one linear layer to the classes);
+    ``dropout`` > 0 zeroes that fraction of the last layer's inputs while training (no parameters).
     """
 
     def __init__(
@@ -28,6 +29,7 @@ class LeNet(nn.Sequential):
         in_channels: int = 1,
         num_classes: int = 10,
         image_size: int = 28,
+        dropout: float = 0.0,
     ):
         widths = [filters, filters] if isinstance(filters, int) else _as_list(filters)
         layers: list[nn.Module] = []
@@ -44,6 +46,8 @@ class LeNet(nn.Sequential):
         for width in _as_list(hidden):
             layers += [nn.Linear(features, width), nn.ReLU()]
             features = width
+        if dropout > 0:  # only then: the layers' names (and so older checkpoints) stay as they were
+            layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(features, num_classes))
         super().__init__(*layers)
         self.input_shape = (in_channels, image_size, image_size)

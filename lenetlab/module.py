@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import lightning as L
@@ -9,6 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
+
+# a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
+RUN_LENGTH_KEYS = ("total_steps", "T_max")
 
 
 class DivergedError(RuntimeError):
@@ -30,6 +34,8 @@ class Classifier(L.LightningModule):
     rarely enough not to stall the GPU queue with a host sync on every step.
     ``channels_last`` stores the convolution weights (and so the activations) as NHWC, which
     oneDNN's pooling and convolutions run faster on; ``compile`` wraps the network in ``torch.compile``.
+    ``label_smoothing`` applies to the training loss only: ``val/loss`` stays the plain cross-entropy,
+    comparable between runs.
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class Classifier(L.LightningModule):
         finite_check_every: int = 10,
         compile: bool = False,
         channels_last: bool = False,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         if channels_last:
@@ -48,6 +55,7 @@ class Classifier(L.LightningModule):
         self.net = torch.compile(net) if compile else net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.finite_check_every = finite_check_every
+        self.label_smoothing = label_smoothing
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -60,7 +68,7 @@ class Classifier(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = F.cross_entropy(self(x), y)
+        loss = F.cross_entropy(self(x), y, label_smoothing=self.label_smoothing)
         # summed on the device; read once per epoch (and at the finite checks) instead of per step
         self._loss_sum += loss.detach()
         self._loss_count += 1
@@ -95,10 +103,15 @@ class Classifier(L.LightningModule):
         log_per_epoch(self, {"test/acc": acc, "test/error": 1 - acc})
 
     def configure_optimizers(self):
+        """The optimizer and its schedule, stepped after every epoch; a schedule whose length
+        (``total_steps``, ``T_max``) is left null spans the run's optimizer steps and is stepped after every batch."""
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
-        }
+        factory, interval = self.scheduler_factory, "epoch"
+        keywords = getattr(factory, "keywords", {})
+        unset = [key for key in RUN_LENGTH_KEYS if key in keywords and keywords[key] is None]
+        if unset:
+            steps = max(1, int(self.trainer.estimated_stepping_batches))
+            factory, interval = functools.partial(factory, **dict.fromkeys(unset, steps)), "step"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": factory(optimizer), "interval": interval}}

@@ -73,6 +73,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         compile=cfg.get("compile", False),
         channels_last=cfg.get("channels_last", False),
+        label_smoothing=cfg.get("label_smoothing", 0.0),
     )
     ckpt_path = resume_checkpoint(cfg, out)
     # a resumed run drops the points its interrupted predecessor logged after the checkpoint

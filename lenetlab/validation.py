@@ -49,6 +49,7 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     for key in ("batch_size", "eval_batch_size"):
         value = cfg.data.get(key)
         _require(isinstance(value, int) and value > 0, f"data.{key}", value, "a positive integer")
+    _check_recipe(cfg)
 
     ckpt = cfg.get("ckpt_path")
     if ckpt and not Path(ckpt).is_file():
@@ -101,6 +102,29 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     root = cfg.data.get("root")
     if root is not None and Path(root).exists() and not Path(root).is_dir():
         raise ConfigError(f"data.root={root!r} is a file: expected a directory holding MNIST/raw/")
+
+
+def _fraction(value, below_one: bool = True) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < (1 if below_one else 1e9)
+
+
+def _check_recipe(cfg: DictConfig) -> None:
+    """Momentum, weight decay, augmentation, label smoothing and dropout: ranges the libraries accept."""
+    opt = cfg.optimizer
+    momentum = opt.get("momentum", 0.0)
+    _require(_fraction(momentum), "optimizer.momentum", momentum, "a number in [0, 1)")
+    decay = opt.get("weight_decay", 0.0)
+    _require(_fraction(decay, below_one=False), "optimizer.weight_decay", decay, "a number >= 0")
+    if opt.get("nesterov"):
+        _require(
+            momentum > 0, "optimizer.nesterov", True, "false while optimizer.momentum is 0 (Nesterov needs momentum)"
+        )
+    augment = cfg.data.get("augment", 0.0)
+    _require(_fraction(augment, below_one=False), "data.augment", augment, "a number >= 0 (0: off, 1: data.distortion)")
+    smoothing = cfg.get("label_smoothing", 0.0)
+    _require(_fraction(smoothing), "label_smoothing", smoothing, "a number in [0, 1)")
+    dropout = cfg.model.get("dropout", 0.0)
+    _require(_fraction(dropout), "model.dropout", dropout, "a number in [0, 1)")
 
 
 def check_output_dir(out: str | Path) -> None:

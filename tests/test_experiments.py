@@ -16,6 +16,7 @@ EXPERIMENTS = {  # name: number of jobs its grid expands to
     "adam_decay": 4,
     "seeds": 3,
     "mlp_baseline": 2,
+    "recipe": 1,
 }
 
 

@@ -11,7 +11,7 @@ from lenetlab.overrides import check_overrides
 from lenetlab.params import main as params_main
 from lenetlab.validation import ConfigError
 
-EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, seeds"
+EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, recipe, seeds"
 REFUSED = [
     ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
     ("+optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
@@ -20,7 +20,7 @@ REFUSED = [
     ("++trainer.limit_trian_batches=2", "error: unknown key 'trainer.limit_trian_batches': did you mean 'trainer.limit_train_batches'?"),
     ("modle=mlp", "error: unknown key 'modle': did you mean 'model'?"),
     ("model=resnet", "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp"),
-    ("+model.dropout=0.5", "error: unknown key 'model.dropout' (--cfg job lists the keys)"),
+    ("+model.batchnorm=true", "error: unknown key 'model.batchnorm' (--cfg job lists the keys)"),
     ("hydra/launcher=jobib", "error: hydra/launcher=jobib: no such hydra/launcher; choose from basic, joblib, submitit_local, submitit_slurm"),
 ]  # fmt: skip
 
@@ -75,7 +75,7 @@ def test_params_refuses_the_same_typos(capsys, override, message):
 def test_search_keys_are_checked_too():
     with pytest.raises(ConfigError, match=r"^unknown key 'search.n_trails': did you mean 'search.n_trials'\?$"):
         check_overrides("search", ["search.n_trails=3"])
-    with pytest.raises(ConfigError, match=r"^search_space=nope: no such search_space; choose from report004$"):
+    with pytest.raises(ConfigError, match=r"^search_space=nope: no such search_space; choose from recipe, report004$"):
         check_overrides("search", ["search_space=nope"])
 
 
@@ -84,7 +84,7 @@ def test_search_keys_are_checked_too():
     [
         ("train", ["++trainer.limit_train_batches=2"]),  # a key of the config, forced
         ("train", ["+trainer.gradient_clip_val=1.0"]),  # a lightning.Trainer argument the config does not set
-        ("train", ["optimizer=adam", "+optimizer.weight_decay=1e-4", "+optimizer.amsgrad=true"]),  # torch.optim.Adam's
+        ("train", ["optimizer=adam", "optimizer.weight_decay=1e-4", "+optimizer.amsgrad=true"]),  # torch.optim.Adam's
         ("train", ["scheduler=exponential", "+scheduler.last_epoch=-1"]),
         ("train", ["+callbacks.model_checkpoint.every_n_epochs=2"]),
         ("train", ["+callbacks.stop={_target_: lightning.pytorch.callbacks.EarlyStopping, monitor: val/error}"]),

@@ -25,7 +25,9 @@ def test_single_configuration_prints_the_per_layer_table(capsys):
     assert lines[2].split()[:2] == ["Conv(16,3)", "16x28x28"]
 
 
-@pytest.mark.parametrize(("overrides", "total"), [(["model=mlp"], "238,510"), ([], "104,250")])
+@pytest.mark.parametrize(
+    ("overrides", "total"), [(["model=mlp"], "238,510"), ([], "104,250"), (["experiment=recipe"], "104,250")]
+)
 def test_totals_of_the_other_networks(capsys, overrides, total):
     assert main(overrides) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["Total", total]

@@ -26,6 +26,8 @@ from lenetlab.validation import ConfigError
 # a trial in seconds: one short epoch
 TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]
 SHORT_HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=2"]
+# the recipe search, as the README gives it
+RECIPE = ["search_space=recipe", "experiment=recipe", "search.sampler=tpe", "search.pruner=hyperband"]
 HPARAM_OF = {"lr": "lr", "filters": "filters", "kernel_size": "kernel_size", "batch_size": "batch_size"}
 
 
@@ -238,9 +240,10 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_cli, f
 
 
 @pytest.mark.slow
-def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_path):
+@pytest.mark.parametrize("space", [[], RECIPE], ids=["report004", "recipe"])
+def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_path, space):
     out = tmp_path / "search"
-    args = [*TINY, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
+    args = [*space, *TINY, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
     workers = [_popen(args, fake_mnist, tmp_path) for _ in range(2)]
     for worker in workers:
         _, stderr = worker.communicate(timeout=300)
@@ -252,3 +255,35 @@ def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_p
     assert len({t.user_attrs["run_dir"] for t in complete}) == 4
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert sum(r["state"] == "COMPLETE" for r in rows) == 4
+
+
+def test_the_recipe_search_samples_the_recipe_and_its_best_retrains(run_cli, tmp_path):
+    out = tmp_path / "search"
+    args = [*RECIPE, *TINY, "trainer.max_epochs=2", "search.n_trials=4", f"hydra.run.dir={out}"]
+    result = run_cli("lenetlab.search", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert len(rows) == 4 and {r["state"] for r in rows} <= {"COMPLETE", "PRUNED"}
+    names = ("lr", "momentum", "weight_decay", "schedule", "augment", "label_smoothing", "dropout")
+    schedulers = {"onecycle": "OneCycleLR", "cosine": "CosineAnnealingLR", "none": "none"}
+    for row in rows:  # each trial ran with exactly its sampled recipe
+        hparams = read_status(out / f"trial_{row['number']}")["hparams"]
+        for name in ("lr", "momentum", "weight_decay", "augment", "label_smoothing", "dropout"):
+            assert float(hparams[name]) == pytest.approx(float(row[f"params_{name}"])), name
+        assert hparams["scheduler"] == schedulers[row["params_schedule"]]
+        assert hparams["params"] == 104_250  # the network is the lab's
+    assert all(f"params_{name}" in rows[0] for name in names)
+
+    # best.yaml names the sampled schedule as a config group choice and trains as it is
+    best = min((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: float(r["best_val_error"]))
+    saved = (out / "best.yaml").read_text()
+    if best["params_schedule"] != "none":
+        assert f"override /scheduler: {best['params_schedule']}" in saved
+    run = tmp_path / "best-run"
+    trained = run_cli("lenetlab.train", "--config-dir", str(out), "--config-name", "best", f"hydra.run.dir={run}")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    hparams = read_status(run)["hparams"]
+    assert float(hparams["weight_decay"]) == pytest.approx(float(best["params_weight_decay"]))
+    assert float(hparams["augment"]) == pytest.approx(float(best["params_augment"]))
+    assert hparams["scheduler"] == schedulers[best["params_schedule"]]
+    assert (hparams["max_epochs"], hparams["params"]) == (2, 104_250)

@@ -105,3 +105,20 @@ def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(m
         timer.on_train_batch_start(None, SimpleNamespace(device=torch.device("cpu")), None, 0)
     assert first.startup_s == pytest.approx(process_age_s(), abs=1.0)  # process start to first step
     assert 0 <= later.startup_s < 1.0  # a sweep's second job: from its own timer, not the process start
+
+
+def test_a_short_recipe_run_trains_with_every_piece_and_logs_the_usual_curves(run_cli, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("lenetlab.train", "experiment=recipe", *FAST, f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    curves = scalars(out)
+    for tag in EPOCH_TAGS:
+        assert [step for step, _ in curves[tag]] == [0, 1], tag
+    assert {"test/acc", "test/error", "time/fit_s"} <= curves.keys()
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished"
+    assert status["metrics"]["params"] == 104_250  # dropout adds none
+    assert status["metrics"]["best_val_error"] < 0.5  # the synthetic digits are learnable under distortions
+    hparams = status["hparams"]
+    assert (hparams["momentum"], hparams["weight_decay"], hparams["scheduler"]) == (0.9, 5e-4, "OneCycleLR")
+    assert (hparams["augment"], hparams["label_smoothing"], hparams["dropout"]) == (1.0, 0.05, 0.25)

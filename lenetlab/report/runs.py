@@ -141,6 +141,8 @@ def config_hparams(path: Path) -> dict:
         hparams = from_config(OmegaConf.load(config))
     except Exception:  # a config from another version of lenetlab: report the run without its values
         return {}
+    # whole numbers as int, as read back from the event files (_plain): 0.0 and 0 are one value, not two
+    hparams = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in hparams.items()}
     return {**hparams, "accelerator": None if hparams["accelerator"] == "auto" else hparams["accelerator"]}
 
 

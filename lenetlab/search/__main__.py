@@ -1,0 +1,3 @@
+from lenetlab.search.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""``python -m lenetlab.search``: run (or resume, or join) the study, then write its outputs and the final run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+import optuna
+from omegaconf import DictConfig
+from optuna.trial import TrialState
+
+from lenetlab.atomic import atomic_write_text
+from lenetlab.formats import percent
+from lenetlab.overrides import checks_command_line
+from lenetlab.search.final import final_run
+from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
+from lenetlab.search.settings import check_settings
+from lenetlab.search.space import CONF_DIR, search_space
+from lenetlab.search.study import SearchStuck, open_study, optimize
+from lenetlab.validation import BAD_INPUT, refuse
+
+
+def search(cfg: DictConfig) -> dict:
+    """Run (or resume) the study, then write its outputs and, if ``search.final``, the final run."""
+    search_dir = Path(cfg.output_dir)
+    check_settings(cfg)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets lenetlab's line instead (trial_line)
+    search_dir.mkdir(parents=True, exist_ok=True)
+    space = search_space(cfg)
+    study = open_study(cfg, search_dir)
+    optimize(cfg, study, search_dir)
+
+    write_trials_csv(study, search_dir)
+    figures = write_figures(study, search_dir)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise RuntimeError(f"study {cfg.search.study_name!r} has no completed trial: see {search_dir}/trials.csv")
+    best = study.best_trial
+    best_values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
+    atomic_write_text(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
+    print(f"best: trial {best.number}, val error {percent(best.value)}, {best_values}", flush=True)
+    summary = {"search_dir": str(search_dir), "best_trial": best.number, "best_val_error": best.value}
+    summary |= {"values": best_values, "figures": figures}
+    if cfg.search.final:
+        final = final_run(cfg, best, space, search_dir)
+        outcome = (
+            f"test error {percent(final['test_error'])}" if final.get("test_error") is not None else final.get("status")
+        )
+        print(f"final: trained on train + validation images, {outcome}", flush=True)
+        summary["final"] = final
+    return summary
+
+
+@checks_command_line("search")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="search")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""
+    try:
+        search(cfg)
+    except BAD_INPUT as error:
+        refuse(error)
+    except SearchStuck as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume the study", file=sys.stderr)
+        sys.exit(130)
