@@ -108,10 +108,17 @@ class Classifier(L.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        factory, interval = self.scheduler_factory, "epoch"
+        factory, interval, steps = self.scheduler_factory, "epoch", None
         keywords = getattr(factory, "keywords", {})
         unset = [key for key in RUN_LENGTH_KEYS if key in keywords and keywords[key] is None]
         if unset:
             steps = max(1, int(self.trainer.estimated_stepping_batches))
             factory, interval = functools.partial(factory, **dict.fromkeys(unset, steps)), "step"
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": factory(optimizer), "interval": interval}}
+        try:
+            scheduler = factory(optimizer)
+        except ZeroDivisionError:  # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase
+            raise ValueError(
+                f"scheduler: its phases are empty over this run's {steps} optimizer steps; "
+                "change scheduler.pct_start or the number of epochs or batches"
+            ) from None
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -240,10 +240,10 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_cli, f
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("space", [[], RECIPE], ids=["report004", "recipe"])
+@pytest.mark.parametrize("space", [[], [*RECIPE, "trainer.max_epochs=2"]], ids=["report004", "recipe"])
 def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_path, space):
     out = tmp_path / "search"
-    args = [*space, *TINY, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
+    args = [*TINY, *space, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
     workers = [_popen(args, fake_mnist, tmp_path) for _ in range(2)]
     for worker in workers:
         _, stderr = worker.communicate(timeout=300)
