@@ -240,3 +240,16 @@ def test_an_interrupted_run_is_listed_with_how_to_continue_it(seeds_sweep, tmp_p
     main([str(sweep)])
     summary = (sweep / "report" / "summary.md").read_text()
     assert f"**interrupted** seed={runs[job.name].hparams['seed']}: {interrupted_reason(0)}" in summary
+
+
+def test_a_run_kept_without_event_files_reports_what_its_status_recorded(filters_sweep, tmp_path):
+    """Runs committed as text only (status.json and .hydra, as docs/reproduction keeps the GPU runs) still count."""
+    job = next(p for p in filters_sweep.iterdir() if (p / "status.json").is_file() and "model.filters=8" in p.name)
+    kept = tmp_path / job.name
+    shutil.copytree(job, kept, ignore=shutil.ignore_patterns("events.out.tfevents.*", "*.ckpt"))
+    (run,) = load_runs([kept])
+    recorded = json.loads((kept / "status.json").read_text())["metrics"]
+    assert run.curves == {}
+    assert run.metrics()["best_val_error"] == recorded["best_val_error"]
+    assert run.metrics()["epoch_s"] == recorded["steady_epoch_s"]
+    assert run.hparams["filters"] == 8

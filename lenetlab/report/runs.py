@@ -27,15 +27,16 @@ class Run:
     reason: str | None = None
     hparams: dict = field(default_factory=dict)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    recorded: dict = field(default_factory=dict)  # status.json's final metrics, for runs kept without event files
 
     def values(self, tag: str) -> list[float]:
         return [value for _, value in self.curves.get(tag, [])]
 
     def metrics(self) -> dict[str, float | int | None]:
-        """The summary numbers, all taken from the logged curves."""
+        """The summary numbers, taken from the logged curves; a number no curve holds from ``status.json``."""
         val, times = self.values("val/error"), self.values("time/train_epoch_s")
         finite = [v for v in val if math.isfinite(v)]
-        return {
+        logged = {
             "params": self.hparams.get("params"),
             "epochs": len(val) or None,
             "val_error": val[-1] if val else None,
@@ -46,6 +47,8 @@ class Run:
             "epoch_s": statistics.mean(times[1:]) if len(times) > 1 else None,
             "fit_s": (self.values("time/fit_s") or [None])[-1],
         }
+        recorded = {**self.recorded, "epoch_s": self.recorded.get("steady_epoch_s")}
+        return {key: recorded.get(key) if value is None else value for key, value in logged.items()}
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -88,7 +91,7 @@ def read_run(path: Path, name: str) -> Run:
     hparams.pop("status", None)
     if record is None:
         return Run(path, name, "unfinished", "no status.json: still running, or killed", hparams, curves)
-    return Run(path, name, record["status"], record.get("reason"), hparams, curves)
+    return Run(path, name, record["status"], record.get("reason"), hparams, curves, record.get("metrics") or {})
 
 
 def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
