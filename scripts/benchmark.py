@@ -1,16 +1,18 @@
 """Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
 
     python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--precision 32 bf16-mixed] [--rounds 3]
-                                [--limit-batches N]
+                                [--limit-batches N] [--augment]
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
 (and (b') the same loop with the network in ``channels_last``, as lenetlab runs it by default);
 (c) ``torchvision``: the plain loop fed by ``MNIST(transform=Compose([ToTensor(), Normalize()]))`` through a
-``DataLoader``. Each runs in its own process (so its peak memory is its own): a warm-up epoch, then
-``--repeats`` timed epochs. The variants take turns, ``--rounds`` times, each round in a rotated order,
-so that a change in the machine's load while the benchmark runs falls on all of them alike; the
-median over all timed epochs is reported. Each ``--precision`` runs every variant in it (``bf16-mixed``:
+``DataLoader``; with ``--augment``, also (a+): ``lenetlab`` with ``data.augment=1`` (per-image random
+affine distortions of every training batch), to weigh what augmentation adds to an epoch (the a+/a line).
+Each runs in its own process (so its peak memory is its own): a warm-up epoch, then ``--repeats`` timed
+epochs. The variants take turns, ``--rounds`` times, each round in a rotated order, so that a change in the
+machine's load while the benchmark runs falls on all of them alike; the median over all timed epochs is
+reported. Each ``--precision`` runs every variant in it (``bf16-mixed``:
 lenetlab's ``trainer.precision``, and the plain loops under the same ``torch.autocast`` as Lightning's), the
 precisions taking turns within each round. MNIST is read from ``$LENETLAB_DATA_DIR``.
 """
@@ -38,7 +40,11 @@ VARIANTS = {
     "plain": "(b) plain loop",
     "plain_channels_last": "(b') plain loop, channels_last",
     "torchvision": "(c) torchvision pipeline",
+    "lenetlab_augment": "(a+) lenetlab, data.augment=1",
 }
+AUGMENTED = "lenetlab_augment"  # runs only with --augment
+WORKERS = ("plain", "plain_channels_last", "torchvision")  # the variants this script times itself, as a worker
+AUGMENT_GOAL = 1.3  # an epoch with augmentation costs at most this many epochs without
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,9 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (default: 5000)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--augment", action="store_true", help="also time (a+): lenetlab with data.augment=1")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
-    parser.add_argument("--worker", choices=list(VARIANTS)[1:], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.variants = [name for name in VARIANTS if args.augment or name != AUGMENTED]
     if args.device not in ("cpu", "cuda"):
         parser.error(f"--device {args.device}: expected cpu or cuda")
     for name in ("rounds", "repeats", "limit_batches", "batch_size", "val_size", "threads"):
@@ -223,8 +231,9 @@ def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
         return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
 
 
-def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path) -> dict:
-    """(a): ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back from what it logged."""
+def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path, augment: bool = False) -> dict:
+    """(a), or (a+) with ``augment``: ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back
+    from what it logged."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
     overrides = [
         f"model.filters=[{filters},{filters}]",
@@ -233,6 +242,7 @@ def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path) ->
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
         f"data.batch_size={args.batch_size}",
         f"data.val_size={args.val_size}",
+        f"data.augment={1.0 if augment else 0.0}",
         f"hydra.run.dir={run_dir}",
     ]
     if args.limit_batches:
@@ -255,6 +265,7 @@ def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path) ->
         "gpu_peak_mb": last("memory/gpu_peak_mb"),
         "startup_s": status["metrics"].get("startup_s"),
         "precision": status["hparams"]["precision"],
+        "augment": status["hparams"]["augment"],
     }
 
 
@@ -285,14 +296,18 @@ def _rotated(items: list, turn: int) -> list:
     return items[turn % len(items) :] + items[: turn % len(items)]
 
 
+def bench_variant(args, name: str, filters: int, precision: str, env: dict, work: Path) -> dict:
+    """One turn of the variant ``name`` (a key of ``VARIANTS``)."""
+    if name in WORKERS:
+        return bench_worker(args, name, filters, precision, env, work)
+    return bench_lenetlab(args, filters, precision, env, work, augment=name == AUGMENTED)
+
+
 def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict[str, dict]]:
     """One turn of every variant in every precision, starting with the ``turn``-th (so that none always runs first)."""
     return {
         precision: {
-            name: bench_lenetlab(args, filters, precision, env, work)
-            if name == "lenetlab"
-            else bench_worker(args, name, filters, precision, env, work)
-            for name in _rotated(list(VARIANTS), turn)
+            name: bench_variant(args, name, filters, precision, env, work) for name in _rotated(args.variants, turn)
         }
         for precision in _rotated(args.precision, turn)
     }
@@ -306,7 +321,7 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
         return statistics.median(values) if values else None
 
     merged = {}
-    for name in VARIANTS:
+    for name in (name for name in VARIANTS if name in rounds[0]):
         turns = [r[name] for r in rounds]
         merged[name] = {
             "epoch_s": [t for turn in turns for t in turn["epoch_s"]],
@@ -315,10 +330,11 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
             "gpu_peak_mb": max((turn["gpu_peak_mb"] or 0 for turn in turns), default=0) or None,
             "precision": turns[0]["precision"],
         }
-        if name == "lenetlab":
-            merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
-        else:
+        if name in WORKERS:
             merged[name]["images"] = turns[0]["images"]
+        else:
+            merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
+            merged[name]["augment"] = turns[0]["augment"]
     return merged
 
 
@@ -356,12 +372,11 @@ def format_table(results: dict[int, dict[str, dict[str, dict]]], device: str) ->
     for filters, precisions in results.items():
         for precision, variants in precisions.items():
             lenetlab_s = variants["lenetlab"]["median_s"]
-            for name, label in VARIANTS.items():
-                r = variants[name]
+            for name, r in variants.items():
                 cells = [
                     str(filters),
                     precision,
-                    label,
+                    VARIANTS[name],
                     f"{r['median_s']:.3f}",
                     f"{r['images_per_s']:,.0f}",
                     f"{r['median_s'] / lenetlab_s:.2f} x",
@@ -375,6 +390,11 @@ def format_table(results: dict[int, dict[str, dict[str, dict]]], device: str) ->
                 f"filters {filters}, precision {precision}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), "
                 f"c/a = {vision / lenetlab_s:.2f} (goal >= 2)"
             )
+            if AUGMENTED in variants:
+                ratio = variants[AUGMENTED]["median_s"] / lenetlab_s
+                notes.append(
+                    f"filters {filters}, precision {precision}: augment a+/a = {ratio:.2f} (goal <= {AUGMENT_GOAL:.2f})"
+                )
         notes += speedups(filters, precisions)
     return "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n"
 
@@ -386,7 +406,7 @@ def speedups(filters: int, precisions: dict[str, dict]) -> list[str]:
         f"filters {filters}, {precision} against {base} (epoch speed-up): "
         + ", ".join(
             f"{VARIANTS[name].split(' ', 1)[0]} {base_variants[name]['median_s'] / variants[name]['median_s']:.2f} x"
-            for name in VARIANTS
+            for name in base_variants
         )
         for precision, variants in others
     ]

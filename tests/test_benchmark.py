@@ -13,9 +13,11 @@ from conftest import ROOT
 
 from lenetlab.models import LeNet
 from lenetlab.module import Classifier
+from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 
 SCRIPT = ROOT / "scripts" / "benchmark.py"
 VARIANTS = ("(a) lenetlab", "(b) plain loop", "(b') plain loop, channels_last", "(c) torchvision pipeline")
+AUGMENTED = "(a+) lenetlab, data.augment=1"
 
 
 def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
@@ -34,6 +36,7 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | 32 |")]
     assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
     assert "a/b = " in result.stdout and "c/a = " in result.stdout
+    assert "a+/a" not in result.stdout  # (a+) only with --augment
     assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
     written = json.loads(out.read_text())
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
@@ -45,6 +48,8 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
     assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size
     assert 0 < variants["lenetlab"]["startup_s"] < 600
+    # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
+    assert benchmark_epoch_s(written, 16) == variants["lenetlab"]["median_s"]
 
 
 def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
@@ -56,19 +61,35 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
     assert result.returncode == 2 and "--precision fp16: expected 32 or bf16-mixed" in result.stderr
 
 
-def test_bf16_mixed_runs_every_variant_under_autocast_beside_fp32(fake_mnist, tmp_path):
+def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = ("--precision", "32", "bf16-mixed", "--rounds", "1", "--limit-batches", "2", "--val-size", "200")
+    args = (
+        "--precision",
+        "32",
+        "bf16-mixed",
+        "--augment",
+        "--rounds",
+        "1",
+        "--limit-batches",
+        "2",
+        "--val-size",
+        "200",
+    )
     result = benchmark(*args, "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     for precision in ("32", "bf16-mixed"):
         rows = [line for line in result.stdout.splitlines() if line.startswith(f"| 16 | {precision} |")]
-        assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
+        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
+        assert f"filters 16, precision {precision}: augment a+/a = " in result.stdout
         # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
         variants = json.loads(out.read_text())["16"][precision]
         assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, precision)
+        # and what lenetlab really trained with: data.augment as its run recorded it
+        assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
+    assert result.stdout.count("(goal <= 1.30)") == 2
     assert "filters 16, bf16-mixed against 32 (epoch speed-up): (a) " in result.stdout
+    assert ", (a+) " in result.stdout.split("epoch speed-up): ")[1]
 
 
 def test_channels_last_changes_the_layout_not_the_result():

@@ -154,14 +154,20 @@ def time_ratio(m: Measured, study: str, key: str, values: list, reference, min_r
     return verdict(all(r >= min_ratio for r in ratios.values()), shown + _timed(m, study))
 
 
+def benchmark_epoch_s(benchmark: dict, filters: int) -> float | None:
+    """lenetlab's fp32 seconds per epoch with ``filters`` in ``scripts/benchmark.py --json``'s results, if there."""
+    entry = benchmark.get(str(filters), {}).get("32", {}).get("lenetlab")
+    return entry["median_s"] if entry else None
+
+
 def benchmark_speedup(m: Measured, cpu: str, filters: int, max_ratio: float) -> Verdict:
     """CPU seconds per epoch over the CUDA benchmark's lenetlab epoch (benchmark_cuda.json), at most ``max_ratio``."""
     if m.benchmark is None:
         raise NotMeasured("no GPU" if m.gpu_source is None else "no benchmark_cuda.json in gpu_results")
-    entry = m.benchmark.get(str(filters), {}).get("lenetlab")
-    if not entry:
-        raise NotMeasured(f"benchmark_cuda.json has no lenetlab epoch with {filters} filters")
+    gpu_s = benchmark_epoch_s(m.benchmark, filters)
+    if gpu_s is None:
+        raise NotMeasured(f"benchmark_cuda.json has no fp32 lenetlab epoch with {filters} filters")
     (seconds,) = _seconds(m, cpu, "filters", [filters]).values()
-    ratio = seconds / entry["median_s"]
-    shown = f"{ratio:.1f}x ({seconds:.2f} s CPU, {entry['median_s']:.2f} s GPU per epoch)"
+    ratio = seconds / gpu_s
+    shown = f"{ratio:.1f}x ({seconds:.2f} s CPU, {gpu_s:.2f} s GPU per epoch)"
     return verdict(ratio <= max_ratio, shown + _timed(m, cpu, "CPU "))
