@@ -21,6 +21,8 @@ WARNINGS = (
         r"The number of training batches \(\d+\) is smaller than the logging interval",
         "lightning.pytorch.loops.fit_loop",
     ),
+    # a resumed run continues in its own checkpoint directory; a fresh run never gets a used one (check_output_dir)
+    (r"Checkpoint directory .* exists and is not empty", "lightning.pytorch.callbacks.model_checkpoint"),
     # on a machine with SLURM installed: each run uses one device, and submitit_slurm runs jobs with srun
     (r"The `srun` command is available on your system but is not used", "lightning.fabric.plugins.environments.slurm"),
 )

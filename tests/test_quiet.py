@@ -62,6 +62,16 @@ def test_a_run_prints_one_result_line_in_percent_and_nothing_to_ignore(run_cli, 
     assert "Tip:" not in log
 
 
+def test_a_run_continued_from_its_last_checkpoint_does_not_warn_about_its_own_checkpoints(run_cli, tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={run}").returncode == 0
+    result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_status(run)["metrics"]["epochs"] == 2
+    assert "exists and is not empty" not in result.stdout + result.stderr
+    assert result.stderr == ""
+
+
 def test_percent_has_two_decimals():
     assert [percent(x) for x in (0.019, 0.018999993801116943, 0.0, 1.0, 0.12345)] == [
         "1.90%",
