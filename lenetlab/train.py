@@ -13,7 +13,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
@@ -85,7 +85,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     trainer: L.Trainer = instantiate(
         cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()], enable_progress_bar=show_bar
     )
-    checkpoint = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
+    checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
     if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)

@@ -83,7 +83,7 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
             f"an odd integer from 1 to {smallest_map} (the smallest feature map)",
         )
 
-    for key in ("model_checkpoint", "epoch_timer"):  # a run's status and test need them
+    for key in ("model_checkpoint", "last_checkpoint", "epoch_timer"):  # a run's status, test and resume need them
         _require(cfg.callbacks.get(key) is not None, f"callbacks.{key}", None, "a callback (it cannot be null)")
 
     epochs = cfg.trainer.get("max_epochs")

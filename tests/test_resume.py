@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from lenetlab.atomic import atomic_write_text
 from lenetlab.callbacks import EpochTimer
 from lenetlab.resume import AtomicCheckpointIO, choose_output_dir, hydra_quoted
+from lenetlab.run_status import read_status
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
 ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second
@@ -272,3 +273,14 @@ def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_cli, f
     assert "2 jobs, 2 finished" in resumed.stdout
     for job in ("optimizer.lr=0.01", "optimizer.lr=0.02"):
         assert [step for step, _ in scalars(sweep / job)["val/error"]] == [0, 1, 2, 3, 4, 5], job
+
+
+def test_last_checkpoint_holds_the_last_epoch_even_when_validation_stopped_improving(run_cli, tmp_path):
+    run = tmp_path / "run"
+    # a learning rate too small to change the validation error: the best epoch stays the first
+    result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=3", "optimizer.lr=1e-9", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
+    assert read_status(run)["metrics"]["epochs"] == 3
