@@ -52,6 +52,9 @@ def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_st
 
     paper = (out / "REPRODUCTION.md").read_text()
     assert "not comparable" in paper
+    assert (
+        "**Command**: `python -m lenetlab.reproduce profile=quick" in paper and "studies=[params,mlp_baseline]" in paper
+    )
     for number in ("000", "001", "002", "003", "004"):
         assert f"## Report {number}" in paper
     assert "![params/params.png](figures/params/params.png)" in paper

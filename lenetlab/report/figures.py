@@ -90,6 +90,8 @@ def _log(ax, which: str = "y") -> None:
 
 
 def _legend(ax, n: int) -> None:
+    if not ax.get_legend_handles_labels()[0]:  # nothing labelled to list (a single run)
+        return
     if n > 6:  # beside the plot, not over the lines
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     else:

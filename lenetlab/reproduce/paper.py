@@ -64,6 +64,14 @@ def _params_figure(counts: dict, out: Path) -> list[str]:
     return [f"params/{path.name}" for path in save_figure(figure, out, "params")]
 
 
+def _command(cfg: DictConfig) -> str:
+    """The command line that made this reproduction (its overrides as Hydra recorded them)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else [f"profile={cfg.profile.name}"]
+    return " ".join(["python -m lenetlab.reproduce", *overrides])
+
+
 def _versions() -> str:
     found = []
     for package in PACKAGES:
@@ -119,8 +127,7 @@ def write_paper(path: Path, cfg: DictConfig, rows: list[dict], timings: dict[str
         f"- **Versions**: {_versions()}",
         f"- **Profile**: `{cfg.profile.name}`"
         + ("" if cfg.profile.comparable else " - a smoke run: **its numbers are not comparable** with the reports'"),
-        f"- **Command**: `python -m lenetlab.reproduce profile={cfg.profile.name}"
-        + (f" gpu_results={cfg.gpu_results}`" if cfg.gpu_results else "`"),
+        f"- **Command**: `{_command(cfg)}`",
         "",
         "| study | status | wall time | command |",
         "|---|---|---|---|",

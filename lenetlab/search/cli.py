@@ -17,7 +17,7 @@ from lenetlab.search.final import final_run
 from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
 from lenetlab.search.settings import check_settings
 from lenetlab.search.space import CONF_DIR, search_space
-from lenetlab.search.study import SearchStuck, open_study, optimize
+from lenetlab.search.study import SearchStuck, format_params, open_study, optimize
 from lenetlab.validation import BAD_INPUT, refuse
 
 
@@ -38,7 +38,7 @@ def search(cfg: DictConfig) -> dict:
     best = study.best_trial
     best_values = {key: best.params[name] for name, (key, _) in space.items() if name in best.params}
     atomic_write_text(search_dir / "best.yaml", best_yaml(cfg, best, best_values, search_dir))
-    print(f"best: trial {best.number}, val error {percent(best.value)}, {best_values}", flush=True)
+    print(f"best: trial {best.number}, val error {percent(best.value)} ({format_params(best_values)})", flush=True)
     summary = {"search_dir": str(search_dir), "best_trial": best.number, "best_val_error": best.value}
     summary |= {"values": best_values, "figures": figures}
     if cfg.search.final:

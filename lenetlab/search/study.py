@@ -184,10 +184,14 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
             )
 
 
+def format_params(params: dict) -> str:
+    """``lr=0.0123, filters=16``: a trial's values as the terminal shows them (3 significant digits)."""
+    return ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in params.items()
+    )
+
+
 def trial_line(trial: optuna.trial.FrozenTrial) -> str:
     """``trial 3 complete: val error 1.90% (lr=0.0123, filters=16, ...)``: one line per trial on the terminal."""
-    values = ", ".join(
-        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in trial.params.items()
-    )
     outcome = f": val error {percent(trial.value)}" if trial.value is not None else ""
-    return f"trial {trial.number} {trial.state.name.lower()}{outcome} ({values})"
+    return f"trial {trial.number} {trial.state.name.lower()}{outcome} ({format_params(trial.params)})"
