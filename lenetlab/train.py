@@ -108,7 +108,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
         timing = {"epochs": len(timer.epoch_times), **timer.summary()}
         if status == "finished":
-            best = "best" if checkpoint.best_model_path else None
+            best = checkpoint.best_model_path or None  # the best epoch's weights; the last ones without validation
             (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         # the HParams entry is written once, when the run has ended (a resumed run's interruptions have none)
         logger.log_hyperparams({**hparams, "status": status})

@@ -32,7 +32,6 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
             "data.full_train": True,
             "trainer.limit_val_batches": 0,
             # no validation, so nothing to rank checkpoints by: keep last.ckpt, test the final weights
-            "callbacks.model_checkpoint.monitor": None,
             "callbacks.model_checkpoint.save_top_k": 0,
             "trainer.max_epochs": cfg.search.final_max_epochs,
         },
