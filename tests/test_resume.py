@@ -25,16 +25,22 @@ EPOCH_TAGS = ("train/loss", "val/loss", "val/error", "time/train_epoch_s")
 CPU_MODULE = SimpleNamespace(device=torch.device("cpu"))
 
 
-def start_cli(cwd: Path, data_dir: Path, *args: str) -> subprocess.Popen:
+def as_in_a_terminal() -> None:
+    """In the child: Ctrl-C's default action, even if the tests were started where SIGINT is ignored (``cmd &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_cli(cwd: Path, data_dir: Path, *args: str, **popen) -> subprocess.Popen:
     """Start ``python -m lenetlab.train args`` in the background, as ``run_cli`` would run it."""
     env = {**os.environ, "LENETLAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    output = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
     return subprocess.Popen(
         [sys.executable, "-m", "lenetlab.train", *args],
         cwd=cwd,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=as_in_a_terminal,
+        **output,
     )
 
 
@@ -259,9 +265,7 @@ def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_cli, f
 def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_cli, fake_mnist, tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", *ARGS, "trainer.max_epochs=6", "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={sweep}"]
-    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "lenetlab.train", *args]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = start_cli(tmp_path, fake_mnist, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert interrupt_when(process, lambda: any(sweep.glob("*/checkpoints/last.ckpt"))) == 130
     output = process.stdout.read().decode()
     assert [p.name for p in sweep.iterdir() if (p / ".hydra").is_dir()] == ["optimizer.lr=0.01"]  # no next job
