@@ -129,6 +129,12 @@ def test_learning_speed_checks():
     runs = [run(0.1, errors=(0.05, 0.02)), run(0.01, errors=(0.2, 0.05)), run(0.0001, errors=(0.91, 0.90))]
     m = Measured(runs={"lr": runs})
     assert check("faster_when_higher", m, study="lr", key="lr", epoch=1).agrees == "yes"
+    at_chance = [*runs, run(0.001, errors=(0.91, 0.90))]  # two rates still at chance after an epoch: a tie
+    assert check("faster_when_higher", Measured(runs={"lr": at_chance}), study="lr", key="lr", epoch=1).agrees == "yes"
+    reversed_order = [run(0.1, errors=(0.3, 0.02)), run(0.01, errors=(0.2, 0.05))]
+    assert (
+        check("faster_when_higher", Measured(runs={"lr": reversed_order}), study="lr", key="lr", epoch=1).agrees == "no"
+    )
     assert check("barely_learns", m, study="lr", key="lr", value=0.0001, min_error=0.8).agrees == "yes"
     assert check("barely_learns", m, study="lr", key="lr", value=0.01, min_error=0.8).agrees == "no"
     assert (

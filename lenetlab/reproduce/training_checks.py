@@ -70,13 +70,16 @@ def best_increases(m: Measured, key: str, small: str, large: str) -> Verdict:
 
 
 def faster_when_higher(m: Measured, study: str, key: str, epoch: int) -> Verdict:
-    """After ``epoch`` epochs the error falls strictly as the value rises."""
+    """After ``epoch`` epochs the error falls as the value rises: never higher, and lower at the top.
+
+    Rates too small to have left chance level yet tie there (both about 90 %), which is no contradiction.
+    """
     runs = by_value(m.finished(study), key)
     if len(runs) < 2:
         raise NotMeasured(f"fewer than two finished {study} runs")
     errors = {value: error_at(run, epoch) for value, run in sorted(runs.items(), reverse=True)}
     ordered = list(errors.values())
-    ok = all(a < b for a, b in itertools.pairwise(ordered))
+    ok = all(a <= b for a, b in itertools.pairwise(ordered)) and ordered[0] < ordered[-1]
     return verdict(ok, f"after {epoch} epoch(s): {listing(errors, pct)}")
 
 
