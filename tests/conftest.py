@@ -84,3 +84,11 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
         for tag in tags["scalars"]:
             curves.setdefault(tag, []).extend((e.step, e.value) for e in multiplexer.Scalars(run, tag))
     return {tag: sorted(points) for tag, points in curves.items()}
+
+
+def bare_trainer(**settings):
+    """A CPU Lightning Trainer with nothing around the loop (no logger, checkpoints, bar or summary)."""
+    import lightning as L
+
+    quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False}
+    return L.Trainer(accelerator="cpu", enable_model_summary=False, **quiet, **settings)

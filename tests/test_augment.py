@@ -3,6 +3,7 @@
 import lightning as L
 import pytest
 import torch
+from conftest import bare_trainer
 
 from lenetlab.augment import random_affine
 from lenetlab.data import MNISTDataModule, TensorBatches
@@ -60,17 +61,7 @@ def fit_and_record(root, augment: float, seed: int = 0) -> tuple[dict, MNISTData
     data = MNISTDataModule(str(root), batch_size=50, eval_batch_size=100, val_size=200, seed=seed, augment=augment)
     model = Classifier(LeNet(), optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
     recorder = RecordBatches()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=2,
-        limit_train_batches=3,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[recorder],
-    )
+    trainer = bare_trainer(max_epochs=2, limit_train_batches=3, num_sanity_val_steps=0, callbacks=[recorder])
     trainer.fit(model, datamodule=data)
     trainer.test(model, datamodule=data, verbose=False)
     return recorder.seen, data

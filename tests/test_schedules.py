@@ -4,7 +4,7 @@ import itertools
 
 import lightning as L
 import pytest
-from conftest import ROOT
+from conftest import ROOT, bare_trainer
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -33,17 +33,7 @@ def lrs_of(fake_mnist, *overrides: str) -> tuple[list[float], object]:
         scheduler=instantiate(cfg.scheduler) if cfg.scheduler else None,
     )
     recorder = RecordLR()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=EPOCHS,
-        limit_train_batches=BATCHES,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[recorder],
-    )
+    trainer = bare_trainer(max_epochs=EPOCHS, limit_train_batches=BATCHES, limit_val_batches=0, callbacks=[recorder])
     trainer.fit(model, datamodule=MNISTDataModule(str(fake_mnist), batch_size=50, val_size=200))
     return recorder.lrs, trainer.lr_scheduler_configs[0]
 
