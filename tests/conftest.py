@@ -92,3 +92,21 @@ def bare_trainer(**settings):
 
     quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False}
     return L.Trainer(accelerator="cpu", enable_model_summary=False, **quiet, **settings)
+
+
+def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:
+    """``python -m <module> args`` in this process (seconds faster than a subprocess); return exit status and stderr."""
+    import runpy
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    monkeypatch.setattr(sys, "argv", [module, *args])
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_module(module, run_name="__main__")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        GlobalHydra.instance().clear()
+    return code, capsys.readouterr().err

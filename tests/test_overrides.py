@@ -1,11 +1,7 @@
 """Unknown keys and config names are refused in one line (exit 2) with the closest valid name, nothing written."""
 
-import runpy
-import sys
-
 import pytest
-from conftest import FAST
-from hydra.core.global_hydra import GlobalHydra
+from conftest import FAST, run_in_process
 
 from lenetlab.overrides import check_overrides
 from lenetlab.params import main as params_main
@@ -25,18 +21,7 @@ REFUSED = [
 ]  # fmt: skip
 
 
-def start(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:
-    """``python -m <module> args`` in this process (seconds faster); return exit status and stderr."""
-    monkeypatch.setattr(sys, "argv", [module, *args])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_module(module, run_name="__main__")
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    finally:
-        GlobalHydra.instance().clear()
-    return code, capsys.readouterr().err
+start = run_in_process  # python -m <module> args in this process: (exit status, stderr)
 
 
 @pytest.mark.parametrize(("override", "message"), REFUSED)

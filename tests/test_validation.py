@@ -1,27 +1,15 @@
 """Bad input is refused before any work: one or two lines, exit status 2, nothing written."""
 
-import runpy
 import shutil
-import sys
 
 import pytest
-from conftest import FAST, ROOT
-from hydra.core.global_hydra import GlobalHydra
+from conftest import FAST, ROOT, run_in_process
 
 
 def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
     """Run ``python -m lenetlab.train args`` in this process (seconds faster); return exit status and stderr."""
     monkeypatch.setenv("LENETLAB_DATA_DIR", str(data_dir))
-    monkeypatch.setattr(sys, "argv", ["lenetlab.train", *args])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_module("lenetlab.train", run_name="__main__")
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    finally:
-        GlobalHydra.instance().clear()
-    return code, capsys.readouterr().err
+    return run_in_process(monkeypatch, capsys, "lenetlab.train", *args)
 
 
 @pytest.mark.parametrize(
