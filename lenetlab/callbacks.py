@@ -10,7 +10,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from lenetlab.module import log_per_epoch
+from lenetlab.module import write_at_train_epoch_end
 
 
 def _synchronize(device: torch.device) -> None:
@@ -79,7 +79,7 @@ class EpochTimer(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._stop(pl_module)
         if self.epoch_times:
-            log_per_epoch(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
+            write_at_train_epoch_end(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
 
     def _fit_elapsed(self) -> float:
         running = time.perf_counter() - self._fit_start if self._fit_start is not None else 0.0

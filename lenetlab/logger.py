@@ -29,8 +29,9 @@ class RunLogger(TensorBoardLogger):
             self.experiment.flush()
 
     @override
-    def save(self) -> None:
-        pass
+    def save(self) -> None:  # Lightning calls it after each write: flush, so a killed run loses no point
+        if self._experiment is not None:
+            self.experiment.flush()
 
     def close(self) -> None:
         """Flush and close the event file (the end of the run)."""

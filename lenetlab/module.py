@@ -25,6 +25,19 @@ def log_per_epoch(module: L.LightningModule, metrics: dict[str, torch.Tensor | f
     module.log_dict({**metrics, "step": float(module.current_epoch)}, on_step=False, on_epoch=True)
 
 
+def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
+    """Write a training epoch's end values to the loggers at once, with the epoch as x-axis, and save them.
+
+    Lightning would write them only after the epoch's checkpoints; a run killed in between would resume
+    after that epoch with its points missing. They also go to ``trainer.callback_metrics`` (for callbacks).
+    """
+    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False)
+    values = {name: float(value) for name, value in metrics.items()}
+    for logger in module.loggers:
+        logger.log_metrics(values, step=module.current_epoch)
+        logger.save()
+
+
 class Classifier(L.LightningModule):
     """Trains ``net`` with cross-entropy; logs one point per epoch, with the epoch as x-axis.
 
@@ -80,7 +93,7 @@ class Classifier(L.LightningModule):
         loss = self._loss_sum / max(self._loss_count, 1)
         if not torch.isfinite(loss):
             raise DivergedError(f"training loss is {loss.item()} at the end of epoch {self.current_epoch}")
-        log_per_epoch(self, {"train/loss": loss})
+        write_at_train_epoch_end(self, {"train/loss": loss})
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch

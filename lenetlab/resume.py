@@ -1,4 +1,4 @@
-"""What makes a run resumable: atomic checkpoints, flushed curves, and finding the run or sweep to continue."""
+"""What makes a run resumable: atomic checkpoints and finding the run or sweep to continue."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 import re
 from pathlib import Path
 
-import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf, read_write
@@ -30,29 +29,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         with atomic_file(path, "wb") as f:
             torch.save(checkpoint, f)
-
-
-class FlushCurves(L.Callback):
-    """Flush the loggers before each checkpoint is written and once each epoch is fully logged.
-
-    A killed run then has on disk every point its last checkpoint covers; the points after it are
-    purged when it resumes (``purge_step``), so no epoch is missing or duplicated.
-    """
-
-    def _flush(self, trainer: L.Trainer) -> None:
-        for logger in trainer.loggers:
-            flush = getattr(logger.experiment, "flush", None)
-            if flush is not None:
-                flush()
-
-    def on_validation_end(self, trainer, pl_module) -> None:  # runs before ModelCheckpoint's (Lightning orders it last)
-        self._flush(trainer)
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._flush(trainer)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._flush(trainer)
 
 
 def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:

@@ -26,7 +26,7 @@ from lenetlab.models import count_parameters
 from lenetlab.module import Classifier, DivergedError
 from lenetlab.overrides import checks_command_line
 from lenetlab.precision import slow_bf16_note
-from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, FlushCurves, first_epoch_after, resume_checkpoint
+from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
 from lenetlab.run_status import read_status, summarize, write_status
 from lenetlab.validation import BAD_INPUT, check_output_dir, validate
 
@@ -79,7 +79,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     # a resumed run drops the points its interrupted predecessor logged after the checkpoint
     resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
     logger = instantiate(cfg.logger, **({"purge_step": first_epoch_after(ckpt_path)} if resumed else {}))
-    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *callbacks, FlushCurves()]
+    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *callbacks]
     # callbacks.progress_bar=null means no bar at all, not Lightning's default one
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer: L.Trainer = instantiate(

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import lightning as L
 import pytest
 import torch
-from conftest import FAST, ROOT, scalars
+from conftest import FAST, ROOT, run_in_process, scalars
 from omegaconf import OmegaConf
 
 from lenetlab.atomic import atomic_write_text
@@ -90,6 +91,27 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
 
     again = run_cli("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
     assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
+
+
+class CurvesOnDiskAtEachCheckpoint(L.Callback):
+    """Stores in each checkpoint the epochs of each curve that the run's event file holds as it is saved."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        curves = scalars(Path(trainer.logger.log_dir))
+        checkpoint["curves_on_disk"] = {tag: [step for step, _ in points] for tag, points in curves.items()}
+
+
+def test_every_point_of_an_epoch_is_on_disk_before_its_checkpoint(fake_mnist, tmp_path, monkeypatch, capsys):
+    # what a SIGKILL right after a checkpoint leaves; the test above can only hit that moment by chance
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    run = tmp_path / "run"
+    spy = f"+callbacks.curves_on_disk={{_target_:{__name__}.CurvesOnDiskAtEachCheckpoint}}"
+    code, stderr = run_in_process(monkeypatch, capsys, "lenetlab.train", *ARGS, spy, f"hydra.run.dir={run}")
+    assert code == 0, stderr[-3000:]
+    for name in ("last", "best"):
+        on_disk = torch.load(run / "checkpoints" / f"{name}.ckpt", weights_only=False)["curves_on_disk"]
+        for tag in EPOCH_TAGS:
+            assert on_disk.get(tag) == [0, 1], (name, tag)
 
 
 def test_fit_time_adds_the_time_recorded_in_the_checkpoint():
