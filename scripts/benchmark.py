@@ -20,8 +20,6 @@ precisions taking turns within each round. MNIST is read from ``$LENETLAB_DATA_D
 from __future__ import annotations
 
 import argparse
-import contextlib
-import itertools
 import json
 import os
 import statistics
@@ -31,20 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmark_plain import run_worker
+from benchmark_table import AUGMENTED, VARIANTS, WORKERS, format_startup, format_table, machine, merge_rounds
+
 ROOT = Path(__file__).resolve().parents[1]
-MEAN, STD = 0.1307, 0.3081  # MNIST's training-set statistics, as in the torchvision examples
-EVAL_BATCH = 1000  # lenetlab's data.eval_batch_size
 PRECISIONS = ("32", "bf16-mixed")
-VARIANTS = {
-    "lenetlab": "(a) lenetlab",
-    "plain": "(b) plain loop",
-    "plain_channels_last": "(b') plain loop, channels_last",
-    "torchvision": "(c) torchvision pipeline",
-    "lenetlab_augment": "(a+) lenetlab, data.augment=1",
-}
-AUGMENTED = "lenetlab_augment"  # runs only with --augment
-WORKERS = ("plain", "plain_channels_last", "torchvision")  # the variants this script times itself, as a worker
-AUGMENT_GOAL = 1.3  # an epoch with augmentation costs at most this many epochs without
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,142 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.filters) < 1:
         parser.error(f"--filters {' '.join(map(str, args.filters))}: widths must be positive integers")
     return args
-
-
-# ---------------------------------------------------------------- (b) and (c): the plain loop, in a worker process
-
-
-def _synchronize(device):
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _split(n: int, val_size: int):
-    """The same 55,000/5,000 split as lenetlab's data module (``data.split_seed=42``)."""
-    import torch
-
-    if not 0 < val_size < n:
-        raise SystemExit(f"error: --val-size {val_size}: must be between 1 and {n - 1} for this data set")
-    return torch.randperm(n, generator=torch.Generator().manual_seed(42))[val_size:]
-
-
-def _in_memory(args, device):
-    """Normalized training and test tensors, on ``device``."""
-    from torchvision.datasets import MNIST
-
-    def tensors(train: bool, index=None):
-        data = MNIST(os.environ["LENETLAB_DATA_DIR"], train=train)
-        x, y = data.data, data.targets
-        if index is not None:
-            x, y = x[index], y[index]
-        return x.float().div_(255).sub_(MEAN).div_(STD).unsqueeze(1).to(device), y.to(device)
-
-    x, y = tensors(True)
-    index = _split(len(x), args.val_size)
-    return (x[index.to(device)], y[index.to(device)]), tensors(False)
-
-
-def _tensor_batches(x, y, batch_size: int):
-    """One epoch of shuffled batches by indexing (a fresh permutation on the data's device)."""
-    import torch
-
-    order = torch.randperm(len(x), device=x.device)
-    for start in range(0, len(x), batch_size):
-        index = order[start : start + batch_size]
-        yield x[index], y[index]
-
-
-def _torchvision_loader(args):
-    from torch.utils.data import DataLoader, Subset
-    from torchvision import transforms
-    from torchvision.datasets import MNIST
-
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    data = MNIST(os.environ["LENETLAB_DATA_DIR"], train=True, transform=transform)
-    return DataLoader(Subset(data, _split(len(data), args.val_size).tolist()), batch_size=args.batch_size, shuffle=True)
-
-
-def run_worker(args) -> dict:
-    """Time the plain loop: a warm-up epoch, then ``repeats`` epochs (and, in memory, the test evaluation)."""
-    import torch
-    import torch.nn.functional as F
-
-    from lenetlab.models import LeNet
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda":  # the same GPU settings as lenetlab's (trainer.benchmark, TF32)
-        torch.backends.cudnn.benchmark = True
-        torch.set_float32_matmul_precision("high")
-    torch.manual_seed(0)
-    net = LeNet(filters=[args.filters[0]] * 2).to(device)
-    if args.worker == "plain_channels_last":
-        net = net.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
-    in_memory = args.worker.startswith("plain")
-    if in_memory:
-        (x, y), (test_x, test_y) = _in_memory(args, device)
-        epoch = lambda: _tensor_batches(x, y, args.batch_size)  # noqa: E731
-    else:
-        loader = _torchvision_loader(args)
-        epoch = lambda: loader  # noqa: E731
-
-    # what Lightning's bf16-mixed does: the forward pass and the loss under autocast, the weights in fp32
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision[0] == "bf16-mixed")
-    times, images = [], 0
-    for _ in range(1 + args.repeats):
-        _synchronize(device)
-        start, images = time.perf_counter(), 0
-        for batch_x, batch_y in itertools.islice(epoch(), args.limit_batches):
-            batch_x, batch_y = batch_x.to(device, non_blocking=True), batch_y.to(device, non_blocking=True)
-            with autocast:
-                logits = net(batch_x)
-                loss = F.cross_entropy(logits, batch_y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            images += len(batch_y)
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-
-    eval_s = None
-    if in_memory:
-        evals = [_evaluate(net, test_x, test_y, device, autocast) for _ in range(1 + args.repeats)]
-        eval_s = statistics.median(evals[1:])
-    precision = "bf16-mixed" if logits.dtype == torch.bfloat16 else "32"  # what the arithmetic really was
-    return {
-        "epoch_s": times[1:],
-        "images": images,
-        "eval_s": eval_s,
-        "gpu_peak_mb": _gpu_peak_mb(device),
-        "precision": precision,
-    }
-
-
-def _evaluate(net, x, y, device, autocast) -> float:
-    """Seconds to classify the test set in batches of ``EVAL_BATCH`` (accuracy computed, as lenetlab does)."""
-    import torch
-
-    net.eval()
-    _synchronize(device)
-    start = time.perf_counter()
-    with torch.inference_mode(), autocast:
-        correct = sum(
-            (net(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum() for i in range(0, len(x), EVAL_BATCH)
-        )
-        float(correct)
-    _synchronize(device)
-    net.train()
-    return time.perf_counter() - start
-
-
-def _gpu_peak_mb(device) -> float | None:
-    import torch
-
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
 
 # ---------------------------------------------------------------- the parent: one process per variant
@@ -311,105 +164,6 @@ def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[st
         }
         for precision in _rotated(args.precision, turn)
     }
-
-
-def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
-    """Per variant: every timed epoch, and the median (timings) or the maximum (memory) of the rest."""
-
-    def median(values):
-        values = [v for v in values if v is not None]
-        return statistics.median(values) if values else None
-
-    merged = {}
-    for name in (name for name in VARIANTS if name in rounds[0]):
-        turns = [r[name] for r in rounds]
-        merged[name] = {
-            "epoch_s": [t for turn in turns for t in turn["epoch_s"]],
-            "eval_s": median(turn["eval_s"] for turn in turns),
-            "rss_mb": max(turn["rss_mb"] for turn in turns),
-            "gpu_peak_mb": max((turn["gpu_peak_mb"] or 0 for turn in turns), default=0) or None,
-            "precision": turns[0]["precision"],
-        }
-        if name in WORKERS:
-            merged[name]["images"] = turns[0]["images"]
-        else:
-            merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
-            merged[name]["augment"] = turns[0]["augment"]
-    return merged
-
-
-def format_startup(startup_s: float | None, imports: dict[str, float]) -> str:
-    """One line: lenetlab's start-up beside the bare imports it cannot avoid."""
-    lenetlab = "unknown (needs Linux's /proc)" if startup_s is None else f"{startup_s:.2f} s"
-    floors = ", ".join(f"`import {module}` {seconds:.2f} s" for module, seconds in imports.items())
-    return f"start-up to first training step: lenetlab {lenetlab} (goal < 5); a fresh process's {floors}"
-
-
-def machine() -> str:
-    """Date, CPU (or GPU), threads and versions: what a number in the table depends on."""
-    import platform
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError, StopIteration):
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} x {cpu}{gpu}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}"
-    )
-
-
-def format_table(results: dict[int, dict[str, dict[str, dict]]], device: str) -> str:
-    """A Markdown table: one row per (filters, precision, variant); the ratios below it."""
-    header = (
-        f"| filters | precision | variant ({device}) | s/epoch (median) | images/s | vs lenetlab | test eval s | "
-        "peak RSS MiB | peak GPU MiB |\n| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
-    rows, notes = [header], []
-    for filters, precisions in results.items():
-        for precision, variants in precisions.items():
-            lenetlab_s = variants["lenetlab"]["median_s"]
-            for name, r in variants.items():
-                cells = [
-                    str(filters),
-                    precision,
-                    VARIANTS[name],
-                    f"{r['median_s']:.3f}",
-                    f"{r['images_per_s']:,.0f}",
-                    f"{r['median_s'] / lenetlab_s:.2f} x",
-                    f"{r['eval_s']:.3f}" if r.get("eval_s") is not None else "-",
-                    str(r["rss_mb"]),
-                    f"{r['gpu_peak_mb']:.0f}" if r.get("gpu_peak_mb") is not None else "-",
-                ]
-                rows.append("| " + " | ".join(cells) + " |")
-            plain, vision = variants["plain"]["median_s"], variants["torchvision"]["median_s"]
-            notes.append(
-                f"filters {filters}, precision {precision}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), "
-                f"c/a = {vision / lenetlab_s:.2f} (goal >= 2)"
-            )
-            if AUGMENTED in variants:
-                ratio = variants[AUGMENTED]["median_s"] / lenetlab_s
-                notes.append(
-                    f"filters {filters}, precision {precision}: augment a+/a = {ratio:.2f} (goal <= {AUGMENT_GOAL:.2f})"
-                )
-        notes += speedups(filters, precisions)
-    return "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n"
-
-
-def speedups(filters: int, precisions: dict[str, dict]) -> list[str]:
-    """Per variant, how many times faster an epoch is in each precision than in the first one."""
-    (base, base_variants), *others = precisions.items()
-    return [
-        f"filters {filters}, {precision} against {base} (epoch speed-up): "
-        + ", ".join(
-            f"{VARIANTS[name].split(' ', 1)[0]} {base_variants[name]['median_s'] / variants[name]['median_s']:.2f} x"
-            for name in base_variants
-        )
-        for precision, variants in others
-    ]
 
 
 def main(argv: list[str] | None = None) -> None:
