@@ -1,4 +1,4 @@
-"""Random affine distortions of a whole image batch, one draw per image, on the batch's device."""
+"""Random affine and elastic distortions of a whole image batch, one draw per image, on the batch's device."""
 
 from __future__ import annotations
 
@@ -14,10 +14,16 @@ def random_affine(
     rotation: float = 10.0,
     scale: float = 0.1,
     shift: float = 2.0,
+    elastic: float = 0.0,
+    elastic_sigma: float = 4.0,
 ) -> torch.Tensor:
     """Rotate each image of ``x`` (N x C x H x W) by up to ±``rotation`` degrees, zoom it by a factor
     in 1 ± ``scale`` and move it by up to ±``shift`` pixels along each axis, every amount drawn
     uniformly and independently per image from ``generator`` (which must live on ``x``'s device).
+
+    ``elastic`` > 0 adds an elastic distortion (Simard et al. 2003): a random displacement field per
+    image, Gaussian noise smoothed over ``elastic_sigma`` pixels, scaled so that a pixel moves by
+    ``elastic`` pixels (root mean square) along each axis.
 
     One ``affine_grid`` / ``grid_sample`` over the batch (bilinear); pixels that come in from outside
     the image repeat its border, which for MNIST is the background.
@@ -31,4 +37,21 @@ def random_affine(
     tx, ty = u[:, 2] * (2 * shift / width), u[:, 3] * (2 * shift / height)
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if elastic > 0:
+        pixels = elastic_field(n, height, width, generator, elastic_sigma, x.device, x.dtype).mul_(elastic)
+        grid = grid + pixels * torch.tensor([2 / width, 2 / height], device=x.device, dtype=x.dtype)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def elastic_field(
+    n: int, height: int, width: int, generator: torch.Generator, sigma: float, device, dtype
+) -> torch.Tensor:
+    """``n`` smooth random displacement fields (N x H x W x 2, in pixels), each component of unit variance."""
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.square().sum().sqrt()  # unit L2 norm per axis: white noise keeps unit variance
+    noise = torch.randn(n * 2, 1, height, width, generator=generator, device=device, dtype=dtype)
+    smooth = F.conv2d(noise, kernel.view(1, 1, -1, 1), padding=(radius, 0))
+    smooth = F.conv2d(smooth, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return smooth.view(n, 2, height, width).permute(0, 2, 3, 1)

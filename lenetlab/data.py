@@ -14,6 +14,9 @@ from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_f
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "LENETLAB_DATA_DIR"
+# data.distortion at data.augment=1 (lenetlab.augment.random_affine's arguments)
+DISTORTION = {"rotation": 10.0, "scale": 0.1, "shift": 2.0, "elastic": 0.0, "elastic_sigma": 4.0}
+SCALED = ("rotation", "scale", "shift", "elastic")  # the amounts data.augment multiplies (not the smoothing)
 MNIST_FILES = {
     "train-images-idx3-ubyte": IMAGES_MAGIC,
     "train-labels-idx1-ubyte": LABELS_MAGIC,
@@ -129,7 +132,8 @@ class MNISTDataModule(L.LightningDataModule):
 
     ``augment`` > 0 distorts every training batch where it already is (on the GPU when training
     there): each image gets its own random affine within ``augment`` times ``distortion``'s ranges
-    (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels). The draws depend only on
+    (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels) and, with ``elastic`` > 0, an elastic
+    distortion moving pixels by ``augment`` x ``elastic`` pixels (RMS), smooth over ``elastic_sigma`` pixels. The draws depend only on
     ``(seed, epoch)``, like the batch order. Validation and test batches are never distorted.
     """
 
@@ -149,7 +153,7 @@ class MNISTDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.augment = float(augment)
-        self.distortion = {"rotation": 10.0, "scale": 0.1, "shift": 2.0, **(distortion or {})}
+        self.distortion = {**DISTORTION, **(distortion or {})}
         self._augment_rng: tuple[int, torch.Generator] | None = None
         self.root = Path(root) if root else default_data_root()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -214,9 +218,9 @@ class MNISTDataModule(L.LightningDataModule):
         return self.distort(x, self.trainer.current_epoch), y
 
     def distort(self, x: torch.Tensor, epoch: int) -> torch.Tensor:
-        """``x`` with per-image random affine distortions, drawn from a generator seeded by (seed, epoch)."""
+        """``x`` with per-image random distortions, drawn from a generator seeded by (seed, epoch)."""
         if self._augment_rng is None or self._augment_rng[0] != epoch or self._augment_rng[1].device != x.device:
             generator = torch.Generator(device=x.device).manual_seed((self.seed * 100_003 + epoch) ^ 0x5EED)
             self._augment_rng = (epoch, generator)
-        ranges = {key: value * self.augment for key, value in self.distortion.items()}
+        ranges = {key: value * self.augment if key in SCALED else value for key, value in self.distortion.items()}
         return random_affine(x, self._augment_rng[1], **ranges)

@@ -1,4 +1,4 @@
-"""``data.augment``: per-image random affine distortions of the training batches, and only of them."""
+"""``data.augment``: per-image random affine and elastic distortions of the training batches, and only of them."""
 
 import lightning as L
 import pytest
@@ -38,6 +38,19 @@ def test_a_whole_pixel_shift_moves_the_image_by_that_pixel():
     rows = torch.arange(28.0).view(28, 1)
     moved = (out[0, 0] * rows).sum() / out[0, 0].sum() - (x[0, 0] * rows).sum() / x[0, 0].sum()
     assert 0 < abs(moved) <= 1.0 + 1e-4
+
+
+def test_an_elastic_distortion_moves_pixels_by_the_requested_amount_smoothly():
+    # a horizontal ramp: bilinear sampling of it reads back exactly how far each pixel came along x
+    ramp = torch.arange(28.0).expand(64, 1, 28, 28).contiguous()
+    out = random_affine(ramp, torch.Generator().manual_seed(0), rotation=0, scale=0, shift=0, elastic=1.5)
+    moved = (out - ramp)[:, 0, 6:22, 6:22]  # away from the border, where the ramp is clamped
+    assert moved.square().mean().sqrt().item() == pytest.approx(1.5, rel=0.15)
+    # smooth: neighbouring pixels move almost alike, unlike white noise of the same size
+    neighbours = (moved[:, :, 1:] - moved[:, :, :-1]).square().mean().sqrt().item()
+    assert neighbours < 0.2 * 1.5
+    again = random_affine(ramp, torch.Generator().manual_seed(0), rotation=0, scale=0, shift=0, elastic=1.5)
+    assert torch.equal(out, again)
 
 
 class RecordBatches(L.Callback):
