@@ -121,6 +121,12 @@ def _check_recipe(cfg: DictConfig) -> None:
         )
     augment = cfg.data.get("augment", 0.0)
     _require(_fraction(augment, below_one=False), "data.augment", augment, "a number >= 0 (0: off, 1: data.distortion)")
+    for name, amount in (cfg.data.get("distortion") or {}).items():
+        if name == "elastic_sigma":
+            ok, accepted = _fraction(amount, below_one=False) and amount > 0, "a number > 0 (pixels)"
+        else:
+            ok, accepted = _fraction(amount, below_one=False), "a number >= 0 (0: none)"
+        _require(ok, f"data.distortion.{name}", amount, accepted)
     smoothing = cfg.get("label_smoothing", 0.0)
     _require(_fraction(smoothing), "label_smoothing", smoothing, "a number in [0, 1)")
     dropout = cfg.model.get("dropout", 0.0)

@@ -32,6 +32,8 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("trainer.precision=8", "trainer.precision='8' is not accepted: expected 32 | 32-true | 16-mixed | bf16-mixed"),
         ("data.val_size=1200", "data.val_size=1200 is not accepted: expected an integer from 1 to 1199"),
         ("data.augment=-1", "data.augment=-1 is not accepted: expected a number >= 0 (0: off, 1: data.distortion)"),
+        ("data.distortion.elastic=-2", "data.distortion.elastic=-2 is not accepted: expected a number >= 0 (0: none)"),
+        ("data.distortion.elastic_sigma=0", "data.distortion.elastic_sigma=0 is not accepted: expected a number > 0"),
         ("optimizer.momentum=1.5", "optimizer.momentum=1.5 is not accepted: expected a number in [0, 1)"),
         ("optimizer.weight_decay=-1e-4", "optimizer.weight_decay=-0.0001 is not accepted: expected a number >= 0"),
         ("optimizer.nesterov=true", "optimizer.nesterov=True is not accepted: expected false while optimizer.momentum"),
