@@ -109,7 +109,7 @@ def _fraction(value, below_one: bool = True) -> bool:
 
 
 def _check_recipe(cfg: DictConfig) -> None:
-    """Momentum, weight decay, augmentation, label smoothing and dropout: ranges the libraries accept."""
+    """Momentum, weight decay, augmentation, label smoothing, dropout and EMA: ranges the libraries accept."""
     opt = cfg.optimizer
     momentum = opt.get("momentum", 0.0)
     _require(_fraction(momentum), "optimizer.momentum", momentum, "a number in [0, 1)")
@@ -127,6 +127,10 @@ def _check_recipe(cfg: DictConfig) -> None:
         else:
             ok, accepted = _fraction(amount, below_one=False), "a number >= 0 (0: none)"
         _require(ok, f"data.distortion.{name}", amount, accepted)
+    ema = cfg.callbacks.get("ema")
+    if ema is not None and "decay" in ema:
+        ok = _fraction(ema.decay) and ema.decay > 0
+        _require(ok, "callbacks.ema.decay", ema.decay, "a number in (0, 1), e.g. 0.999")
     smoothing = cfg.get("label_smoothing", 0.0)
     _require(_fraction(smoothing), "label_smoothing", smoothing, "a number in [0, 1)")
     dropout = cfg.model.get("dropout", 0.0)
