@@ -131,7 +131,7 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
         _log(ax)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: tick 1, not 0.95...1.05
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
     ax.grid(True, which="both", alpha=0.3)
