@@ -45,13 +45,18 @@ def start_cli(cwd: Path, data_dir: Path, *args: str, **popen) -> subprocess.Pope
     )
 
 
-def kill_when(process: subprocess.Popen, ready, timeout: float = 240) -> None:
-    """SIGKILL the process (and its children) as soon as ``ready()`` is true."""
+def wait_for(process: subprocess.Popen, ready, timeout: float = 240) -> None:
+    """Return as soon as ``ready()`` is true, failing if the process ends first or the timeout passes."""
     deadline = time.monotonic() + timeout
     while not ready():
         assert process.poll() is None, "the run ended before it could be interrupted"
         assert time.monotonic() < deadline, "timed out waiting to interrupt the run"
         time.sleep(0.05)
+
+
+def kill_when(process: subprocess.Popen, ready) -> None:
+    """SIGKILL the process (and its children) as soon as ``ready()`` is true."""
+    wait_for(process, ready)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
@@ -254,13 +259,9 @@ def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, t
         assert [step for step, _ in scalars(job)["val/error"]] == [0, 1], job.name
 
 
-def interrupt_when(process: subprocess.Popen, ready, timeout: float = 240) -> int:
+def interrupt_when(process: subprocess.Popen, ready) -> int:
     """Send SIGINT (what Ctrl-C sends) to the process as soon as ``ready()`` is true; return its exit status."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert process.poll() is None, "the run ended before it could be interrupted"
-        assert time.monotonic() < deadline, "timed out waiting to interrupt the run"
-        time.sleep(0.05)
+    wait_for(process, ready)
     process.send_signal(signal.SIGINT)
     return process.wait(timeout=120)
 
