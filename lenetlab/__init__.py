@@ -1,6 +1,10 @@
 """lenetlab: LeNet-like CNNs on MNIST with Lightning, Hydra and TensorBoard."""
 
+from pathlib import Path
+
 from lenetlab.job_names import register as _register_job_names
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # the Hydra configs, shipped inside the package
 
 __version__ = "0.1.0"
 

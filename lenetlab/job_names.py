@@ -1,6 +1,6 @@
 """Job directories named by what the sweep varies (``optimizer.lr=0.1``), not by every override of the command.
 
-``hydra.sweep.subdir: ${lenetlab.job_name:}`` in ``conf/train.yaml``. A job sees only its own overrides, so
+``hydra.sweep.subdir: ${lenetlab.job_name:}`` in ``lenetlab/conf/train.yaml``. A job sees only its own overrides, so
 the resolver reads the sweep's definition from the ``multirun.yaml`` that Hydra's sweeper writes into the
 sweep directory before it launches any job; that works for every launcher, in this process or another.
 """

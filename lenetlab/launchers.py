@@ -47,5 +47,7 @@ def set_job_threads() -> int:
     threads = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("OMP_NUM_THREADS")
     if threads:
         torch.set_num_threads(int(threads))
-    log.info("%d threads", torch.get_num_threads())  # to the job's log file (conf/train.yaml: hydra.job_logging)
+    log.info(
+        "%d threads", torch.get_num_threads()
+    )  # to the job's log file (lenetlab/conf/train.yaml: hydra.job_logging)
     return torch.get_num_threads()

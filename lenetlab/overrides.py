@@ -15,13 +15,12 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from lenetlab import CONF_DIR
 from lenetlab.validation import ConfigError, expand_sweep, refuse
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # collections whose entries have free names: each new entry must be a mapping (a callback, a search parameter)
 OPEN_COLLECTIONS = ("callbacks", "search.space")
 # Hydra's instantiate keys, accepted on any node with a _target_

@@ -7,17 +7,15 @@ One configuration prints the per-layer table (report 003, table 3); sweep syntax
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 
+from lenetlab import CONF_DIR
 from lenetlab.models import count_parameters, parameter_table
 from lenetlab.overrides import check_overrides
 from lenetlab.validation import expand_sweep, validate
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:

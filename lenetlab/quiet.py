@@ -1,7 +1,7 @@
 """Silence, each at its source, the messages of Lightning and submitit that a user cannot act on.
 
 Lightning's notices (devices found, checkpoint restored) go to the run's log file, not the terminal
-(``hydra.job_logging`` in conf/train.yaml); what is silenced here is dropped by message and module.
+(``hydra.job_logging`` in lenetlab/conf/train.yaml); what is silenced here is dropped by message and module.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def _stop_interrupted(out: Path) -> None:
 
 
 @checks_command_line("train")
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on; Ctrl-C stops it (exit 130)."""
     sigterm_as_interrupt()

@@ -4,9 +4,10 @@ import json
 
 import pytest
 import torch
-from conftest import FAST, ROOT, scalars
+from conftest import FAST, scalars
 from hydra import compose, initialize_config_dir
 
+from lenetlab import CONF_DIR
 from lenetlab.validation import expand_sweep
 
 EXPERIMENTS = {  # name: number of jobs its grid expands to
@@ -21,7 +22,7 @@ EXPERIMENTS = {  # name: number of jobs its grid expands to
 
 
 def compose_experiment(*overrides: str):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=True)
 
 
@@ -31,7 +32,7 @@ def grid_size(cfg) -> int:
 
 
 def test_every_experiment_config_is_tested():
-    assert {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")} == EXPERIMENTS.keys()
+    assert {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")} == EXPERIMENTS.keys()
 
 
 @pytest.mark.parametrize(("name", "jobs"), EXPERIMENTS.items())

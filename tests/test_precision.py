@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import FAST, ROOT
+from conftest import FAST
 from hydra import compose, initialize_config_dir
 
 import lenetlab.precision
+from lenetlab import CONF_DIR
 from lenetlab.precision import NATIVE_BF16_FLAGS, cpu_flags, cpu_has_native_bf16, slow_bf16_note
 from lenetlab.train import train
 
@@ -43,7 +44,7 @@ def test_a_bf16_run_on_a_cpu_without_it_says_so_once_at_start_up(fake_mnist, tmp
     monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
     monkeypatch.setattr(lenetlab.precision, "cpu_has_native_bf16", lambda: False)
     overrides = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=2", "trainer.precision=bf16-mixed"]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*overrides, f"output_dir={tmp_path / 'run'}"])
     with caplog.at_level(logging.WARNING, logger="lenetlab.train"):
         result = train(cfg)

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
 from omegaconf import OmegaConf
 
+from lenetlab import CONF_DIR
 from lenetlab.report.runs import Run
 from lenetlab.reproduce.claims import CHECKS, evaluate
 from lenetlab.reproduce.results import Measured, epoch_fraction, whole_epochs
 
 QUICK = ["profile=quick", 'overrides=["data.val_size=200"]']
-CLAIMS = OmegaConf.load(ROOT / "conf" / "reports" / "lab_reports.yaml").claims
+CLAIMS = OmegaConf.load(CONF_DIR / "reports" / "lab_reports.yaml").claims
 
 
 def run(value, key="lr", errors=(0.5, 0.2, 0.1), seconds=(3.0, 2.0, 2.0), test=0.1, status="finished", **hparams):

@@ -15,6 +15,7 @@ import torch
 from conftest import FAST, ROOT, run_in_process, scalars
 from omegaconf import OmegaConf
 
+from lenetlab import CONF_DIR
 from lenetlab.atomic import atomic_write_text
 from lenetlab.callbacks import EpochTimer
 from lenetlab.resume import AtomicCheckpointIO, choose_output_dir, hydra_quoted
@@ -143,7 +144,7 @@ def test_resume_picks_the_newest_earlier_run_of_the_same_command(tmp_path, monke
         record.parent.mkdir(parents=True)
         OmegaConf.save(OmegaConf.create(overrides), record)
         os.utime(record, (time.time() - age, time.time() - age))
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         config = compose("train", overrides=["seed=1", "resume=true"], return_hydra_config=True)
         assert choose_output_dir(config, multirun=False) == Path("outputs/runs/2026-01-01/10-00-00")
         fresh = compose("train", overrides=["seed=3", "resume=true"], return_hydra_config=True)
@@ -160,7 +161,7 @@ def test_only_a_runs_last_checkpoint_continues_that_run_in_place(tmp_path, monke
     (run / "checkpoints").mkdir()
     for name in ("last.ckpt", "best.ckpt"):
         (run / "checkpoints" / name).write_bytes(b"")
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         last = compose("train", overrides=[f"ckpt_path={run}/checkpoints/last.ckpt"], return_hydra_config=True)
         assert choose_output_dir(last, multirun=False) == run
         best = compose("train", overrides=[f"ckpt_path={run}/checkpoints/best.ckpt"], return_hydra_config=True)

@@ -1,13 +1,14 @@
-"""The scheduler options (conf/scheduler/) step as their configs say: per batch over the run, or per epoch."""
+"""The scheduler options (lenetlab/conf/scheduler/) step as their configs say: per batch over the run, or per epoch."""
 
 import itertools
 
 import lightning as L
 import pytest
-from conftest import ROOT, bare_trainer
+from conftest import bare_trainer
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from lenetlab import CONF_DIR
 from lenetlab.data import MNISTDataModule
 from lenetlab.module import Classifier
 
@@ -25,7 +26,7 @@ class RecordLR(L.Callback):
 
 
 def lrs_of(fake_mnist, *overrides: str) -> tuple[list[float], object]:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["model=lenet_tiny", *overrides])
     model = Classifier(
         instantiate(cfg.model),

@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 from PIL import Image
 
+from lenetlab import CONF_DIR
 from lenetlab.figure_files import DPI
 from lenetlab.formats import percent
 from lenetlab.run_status import read_status
@@ -32,7 +33,7 @@ HPARAM_OF = {"lr": "lr", "filters": "filters", "kernel_size": "kernel_size", "ba
 
 
 def compose_search(*overrides: str):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="search", overrides=list(overrides))
 
 

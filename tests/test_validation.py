@@ -3,7 +3,9 @@
 import shutil
 
 import pytest
-from conftest import FAST, ROOT, run_in_process
+from conftest import FAST, run_in_process
+
+from lenetlab import CONF_DIR
 
 
 def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
@@ -150,5 +152,5 @@ def test_values_lightning_accepts_pass(override):
 
     from lenetlab.validation import validate
 
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         validate(compose("train", overrides=[override]), check_devices=False)

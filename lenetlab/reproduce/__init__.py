@@ -2,6 +2,6 @@
 
 ``studies`` runs (or resumes, or skips) each study through lenetlab's own commands, ``results`` reads what
 they wrote, ``checks`` holds one function per kind of claim, ``claims`` applies the claims table
-(``conf/reports/``) to the results, ``paper`` writes ``claims.csv``, ``REPRODUCTION.md`` and the figures,
+(``lenetlab/conf/reports/``) to the results, ``paper`` writes ``claims.csv``, ``REPRODUCTION.md`` and the figures,
 ``__main__`` is the command line.
 """

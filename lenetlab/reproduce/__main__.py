@@ -84,7 +84,7 @@ def reproduce(cfg: DictConfig) -> int:
 
 
 @checks_command_line("reproduce")
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="reproduce")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="reproduce")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point; Ctrl-C leaves every study resumable (exit 130)."""
     try:

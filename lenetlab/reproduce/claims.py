@@ -1,4 +1,4 @@
-"""Apply the claims table (``conf/reports/*.yaml``) to the measured results: one row per claim."""
+"""Apply the claims table (``lenetlab/conf/reports/*.yaml``) to the measured results: one row per claim."""
 
 from __future__ import annotations
 

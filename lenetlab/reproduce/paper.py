@@ -139,7 +139,7 @@ def write_paper(path: Path, cfg: DictConfig, rows: list[dict], timings: dict[str
     total = sum(t.get("wall_s") or 0 for t in timings.values())
     lines += ["", f"Total wall time of the studies: {total / 60:.1f} min.", ""]
     lines += [
-        "`agrees` is decided by the rule written in each claim (its tolerance in `conf/reports/lab_reports.yaml`,",
+        "`agrees` is decided by the rule written in each claim (its tolerance in `lenetlab/conf/reports/lab_reports.yaml`,",
         "the check in `lenetlab/reproduce/*_checks.py`); errors are validation errors after the last epoch unless",
         "the claim says test. Runtimes are steady-state training seconds per whole epoch; CPU epochs timed on a",
         "fraction of the epoch are scaled up to a whole one. `claims.csv` holds the same rows.",

@@ -1,6 +1,6 @@
 """Checks of the learning claims: which value is best, how fast and how far the runs learn.
 
-Each check takes the measured results and the claim's ``args`` (conf/reports/) and returns a Verdict;
+Each check takes the measured results and the claim's ``args`` (lenetlab/conf/reports/) and returns a Verdict;
 a missing study or run raises NotMeasured. Errors are final validation errors unless said otherwise.
 """
 

@@ -10,9 +10,9 @@ import optuna
 from omegaconf import DictConfig, OmegaConf, open_dict
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from lenetlab import CONF_DIR
 from lenetlab.validation import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 _ABSENT = object()
 
 
