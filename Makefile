@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# torch and torchvision are pinned to the builds known to work together (and on disk here).
+# torch and torchvision are pinned to the builds known to work together.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
 $(BIN)/lenetlab-installed: pyproject.toml
