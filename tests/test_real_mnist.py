@@ -40,6 +40,6 @@ def test_the_recipe_reaches_under_one_percent_test_error_in_a_few_epochs(run_cli
     result = run_cli("lenetlab.train", *args, f"hydra.run.dir={out}", data_dir=real_mnist, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "status.json").read_text())["metrics"]
-    # the full recipe (24 epochs) gets about 0.5 % (README); 3 epochs of its one cycle stay well under 1.5 %
+    # the full recipe (24 epochs) gets about 0.5 % (docs/recipe.md); 3 epochs of its one cycle stay well under 1.5 %
     assert metrics["best_val_error"] < 0.015
     assert metrics["test_error"] < 0.015

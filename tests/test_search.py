@@ -27,7 +27,7 @@ from lenetlab.validation import ConfigError
 # a trial in seconds: one short epoch
 TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]
 SHORT_HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=2"]
-# the recipe search, as the README gives it
+# the recipe search, as docs/search.md gives it
 RECIPE = ["search_space=recipe", "experiment=recipe", "search.sampler=tpe", "search.pruner=hyperband"]
 HPARAM_OF = {"lr": "lr", "filters": "filters", "kernel_size": "kernel_size", "batch_size": "batch_size"}
 
