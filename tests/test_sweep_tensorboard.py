@@ -93,15 +93,16 @@ def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cl
     with tensorboard(sweep) as get:
         experiment = get("/data/plugin/hparams/experiment", {"experimentName": "", "includeMetrics": True})
         runs = get("/data/runs")
+        # the sweep's root is no run of its own; its HParams experiment is in the first job's directory
+        assert sorted(runs) == [job.name for job in jobs]
+        # the page opens on the learning curves: the first group holds the validation error of every run
         tags = get("/data/plugin/timeseries/tags")["scalars"]["runTagInfo"]
-        val_error = {run: get(f"/data/plugin/scalars/scalars?run={quote(run)}&tag=epoch/val_error") for run in runs}
-    # the sweep's root is no run of its own; its HParams experiment is in the first job's directory
-    assert sorted(runs) == [job.name for job in jobs]
-    # the page opens on the learning curves: the first group holds the validation error of every run, over epochs
-    groups = card_groups({tag for run_tags in tags.values() for tag in run_tags})
-    assert groups[0] == "epoch" and groups.index("epoch") < groups.index("test") < groups.index("time")
-    assert all({"epoch/val_error", "epoch/train_loss"} <= set(tags[run]) for run in runs)
-    assert all([step for _, step, _ in points] == [0] for points in val_error.values())
+        groups = card_groups({tag for run_tags in tags.values() for tag in run_tags})
+        assert groups[0] == "epoch" and groups.index("epoch") < groups.index("test") < groups.index("time")
+        assert all({"epoch/val_error", "epoch/train_loss"} <= set(tags[run]) for run in runs)
+        for run in runs:  # one line per run over the epochs (here one epoch)
+            points = get(f"/data/plugin/scalars/scalars?run={quote(run)}&tag=epoch/val_error")
+            assert [step for _, step, _ in points] == [0]
     infos = experiment["hparamInfos"]
     differing = [info["name"] for info in infos if info.get("differs")]
     assert sorted(differing) == ["lr", "model"]
