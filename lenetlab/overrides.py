@@ -50,7 +50,7 @@ def check_overrides(
         except HydraException as error:
             raise ConfigError(f"cannot read {text!r}: {str(error).strip().splitlines()[0]}") from None
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, config_dir)
+        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, config_dir, parsed)
         for override in parsed:
             if configs.is_group(override.key_or_group):
                 _check_group_choice(configs, override)
@@ -83,14 +83,15 @@ def check_overrides(
 class _Configs:
     """The configs as ``@hydra.main`` composes them, through Hydra's config loader (``initialize_config_dir``).
 
-    Hydra searches a ``--config-dir`` after the package's configs, where a ``hydra.searchpath`` override puts
-    a directory too: so that override stands for it in every look-up.
+    Hydra searches a ``--config-dir`` after the package's configs, and then the directories of a
+    ``hydra.searchpath=[...]`` override: one such override, given in every look-up, stands for both.
     """
 
-    def __init__(self, loader, config_name: str, config_dir: str | None):
+    def __init__(self, loader, config_name: str, config_dir: str | None, overrides: list):
         self.loader, self.config_name = loader, config_name
-        path = f"file://{os.path.abspath(config_dir)}" if config_dir is not None else None
-        self.search = [f"hydra.searchpath=[{hydra_quoted(path)}]"] if path else []
+        paths = [f"file://{os.path.abspath(config_dir)}"] if config_dir is not None else []
+        paths += next((o.value() for o in overrides if o.get_key_element() == "hydra.searchpath"), [])
+        self.search = [f"hydra.searchpath=[{','.join(hydra_quoted(str(p)) for p in paths)}]"] if paths else []
         self._groups: dict[str, list[str]] = {}
 
     def options(self, group: str, groups: bool = False) -> list[str]:

@@ -94,6 +94,8 @@ def test_a_config_dir_adds_its_options_as_hydras_config_dir_does(tmp_path):
         check_overrides("train", ["experiment=nope"], config_dir=str(mine.parent))
     with pytest.raises(ConfigError, match=r"^experiment=mine: no such experiment"):
         check_overrides("train", ["experiment=mine"])
+    searchpath = f"hydra.searchpath=['file://{mine.parent}']"  # Hydra's other way to add a directory
+    check_overrides("train", [searchpath, "experiment=mine"])
 
 
 def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
