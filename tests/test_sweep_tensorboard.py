@@ -1,4 +1,4 @@
-"""What a sweep shows in TensorBoard: jobs named by what varies, one event file each, the swept keys first in HParams."""
+"""What a sweep shows in TensorBoard: jobs named by what varies, the learning curves first, the swept keys first in HParams."""
 
 import contextlib
 import json

@@ -55,7 +55,7 @@ class Run:
 def find_run_dirs(root: Path) -> list[Path]:
     """Every run below ``root``: Hydra job dirs and any dir holding ``status.json`` or TensorBoard events."""
     marked = {p.parent for pattern in (STATUS_FILE, EVENTS) for p in root.glob(f"**/{pattern}")}
-    # a sweep's own event file holds only its HParams experiment, not a run
+    # the event file at the root of a sweep written before the experiment moved into its first job: not a run
     marked -= {p.parent for p in root.glob(f"**/{SWEEP_FILE}") if not (p.parent / STATUS_FILE).is_file()}
     dirs = marked | set(job_dirs(root))
     # a Hydra dir that only holds other runs (lenetlab.search's own) is not a run itself
