@@ -6,6 +6,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from typing_extensions import override
 
 from lenetlab.tensorboard_hparams import session_summaries
+from lenetlab.tensorboard_tags import tensorboard_tag
 
 
 class RunLogger(TensorBoardLogger):
@@ -13,8 +14,13 @@ class RunLogger(TensorBoardLogger):
 
     Lightning finalizes its loggers after ``fit`` and again after ``test``; closing the writer there
     would start a new event file for the test results. Hyperparameters go to the HParams tab only
-    (no placeholder metric points, no ``hparams.yaml``: the config is in ``.hydra/``).
+    (no placeholder metric points, no ``hparams.yaml``: the config is in ``.hydra/``). Metrics are written
+    under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard_tags``).
     """
+
+    @override
+    def log_metrics(self, metrics, step=None) -> None:
+        super().log_metrics({tensorboard_tag(name): value for name, value in metrics.items()}, step)
 
     @override
     def log_hyperparams(self, params, metrics=None) -> None:

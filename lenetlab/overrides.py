@@ -19,6 +19,8 @@ from collections.abc import Callable
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from lenetlab import CONF_DIR
+from lenetlab.hydra_internals import hydra_arguments
+from lenetlab.resume import hydra_quoted
 from lenetlab.validation import ConfigError, expand_sweep, refuse
 
 # collections whose entries have free names: each new entry must be a mapping (a callback, a search parameter)
@@ -33,62 +35,87 @@ def check_overrides(
 ) -> None:
     """Raise ConfigError naming the first unknown key or config option in ``overrides``.
 
-    ``config_dir`` is an extra directory searched first, as Hydra's ``--config-dir``; with ``multirun``
+    ``config_dir`` is an extra directory searched for configs, as Hydra's ``--config-dir``; with ``multirun``
     every job of the sweep is checked, ``hydra.sweeper.params`` (an experiment's grid) included.
     """
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.object_type import ObjectType
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
-    from hydra.types import RunMode
 
-    search_path = create_config_search_path(str(CONF_DIR))
-    if config_dir is not None:
-        search_path.prepend(provider="command-line", path=f"file://{os.path.abspath(config_dir)}")
-    loader = ConfigLoaderImpl(config_search_path=search_path)
     parser, parsed = OverridesParser.create(), []
     for text in overrides:
         try:
             parsed += parser.parse_overrides([text])
         except HydraException as error:
             raise ConfigError(f"cannot read {text!r}: {str(error).strip().splitlines()[0]}") from None
-    for override in parsed:
-        if loader.repository.group_exists(override.key_or_group):
-            _check_group_choice(loader, override)
-
-    try:
-        _, jobs = expand_sweep(overrides)
-        if multirun:  # a grid in the config (an experiment's) is swept with the command line's
-            first = loader.load_configuration(config_name, _groups(loader, jobs[0]), run_mode=RunMode.RUN)
-            grid = [f"{key}={value}" for key, value in (first.hydra.sweeper.get("params") or {}).items()]
-            _, jobs = expand_sweep(grid + overrides) if grid else (None, jobs)
-    except HydraException as error:
-        raise ConfigError(_first_line(error)) from None
-    checked: set[tuple[str, ...]] = set()
-    for job in jobs:
-        groups = tuple(_groups(loader, job))
-        if groups in checked:  # keys depend only on the group choices
-            continue
-        checked.add(groups)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, config_dir, parsed)
+        for override in parsed:
+            if configs.is_group(override.key_or_group):
+                _check_group_choice(configs, override)
         try:
-            config = loader.load_configuration(config_name, list(groups), run_mode=RunMode.RUN)
+            _, jobs = expand_sweep(overrides)
+            if multirun:  # a grid in the config (an experiment's) is swept with the command line's
+                params = configs.load(_groups(configs, jobs[0])).hydra.sweeper.get("params") or {}
+                grid = [f"{key}={value}" for key, value in params.items()]
+                _, jobs = expand_sweep(grid + overrides) if grid else (None, jobs)
         except HydraException as error:
             raise ConfigError(_first_line(error)) from None
-        root_groups = loader.get_group_options("", results_filter=ObjectType.GROUP)
-        keys = [o for o in job if o not in groups]
-        _check_keys(config, parser.parse_overrides(keys), [*root_groups, *groups])
-        try:  # anything else Hydra would refuse (a value of the wrong type for one of its settings...)
-            loader.load_configuration(config_name, job, run_mode=RunMode.RUN)
-        except HydraException as error:
-            raise ConfigError(_first_line(error)) from None
+        checked: set[tuple[str, ...]] = set()
+        for job in jobs:
+            groups = tuple(_groups(configs, job))
+            if groups in checked:  # keys depend only on the group choices
+                continue
+            checked.add(groups)
+            try:
+                config = configs.load(list(groups))
+            except HydraException as error:
+                raise ConfigError(_first_line(error)) from None
+            keys = [o for o in job if o not in groups]
+            _check_keys(config, parser.parse_overrides(keys), [*configs.options("", groups=True), *groups])
+            try:  # anything else Hydra would refuse (a value of the wrong type for one of its settings...)
+                configs.load(job)
+            except HydraException as error:
+                raise ConfigError(_first_line(error)) from None
+
+
+class _Configs:
+    """The configs as ``@hydra.main`` composes them, through Hydra's config loader (``initialize_config_dir``).
+
+    Hydra searches a ``--config-dir`` after the package's configs, and then the directories of a
+    ``hydra.searchpath=[...]`` override: one such override, given in every look-up, stands for both.
+    """
+
+    def __init__(self, loader, config_name: str, config_dir: str | None, overrides: list):
+        self.loader, self.config_name = loader, config_name
+        paths = [f"file://{os.path.abspath(config_dir)}"] if config_dir is not None else []
+        paths += next((o.value() for o in overrides if o.get_key_element() == "hydra.searchpath"), [])
+        self.search = [f"hydra.searchpath=[{','.join(hydra_quoted(str(p)) for p in paths)}]"] if paths else []
+        self._groups: dict[str, list[str]] = {}
+
+    def options(self, group: str, groups: bool = False) -> list[str]:
+        """The options of a config group (``model``, ``hydra/launcher``), or with ``groups`` its subgroups."""
+        from hydra.core.object_type import ObjectType
+
+        kind = ObjectType.GROUP if groups else ObjectType.CONFIG
+        return self.loader.get_group_options(group, results_filter=kind, overrides=self.search)
+
+    def is_group(self, key: str) -> bool:
+        parent, _, name = key.rpartition("/")
+        if parent not in self._groups:
+            self._groups[parent] = self.options(parent, groups=True)
+        return name in self._groups[parent]
+
+    def load(self, overrides: list[str]) -> DictConfig:
+        from hydra.types import RunMode
+
+        return self.loader.load_configuration(self.config_name, [*self.search, *overrides], run_mode=RunMode.RUN)
 
 
 def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     """Check the overrides of a Hydra command line (``sys.argv[1:]``); on a bad one print one line, exit 2."""
-    from hydra._internal.utils import get_args_parser
-
-    args, _ = get_args_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    args = hydra_arguments(sys.argv[1:] if argv is None else argv)
     if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
         return
     try:
@@ -120,20 +147,20 @@ def _first_line(error: BaseException) -> str:
     return f"{first}: {cause[0]}" if cause else first
 
 
-def _groups(loader, job: list[str]) -> list[str]:
+def _groups(configs: _Configs, job: list[str]) -> list[str]:
     """The config group choices among a job's overrides."""
-    return [o for o in job if loader.repository.group_exists(_key(o))]
+    return [o for o in job if configs.is_group(_key(o))]
 
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
 
 
-def _check_group_choice(loader, override) -> None:
+def _check_group_choice(configs: _Configs, override) -> None:
     group = override.key_or_group
     if override.is_delete() or override.value() is None:
         return
-    options = loader.get_group_options(group)
+    options = configs.options(group)
     if override.is_sweep_override():
         values = list(override.sweep_string_iterator())
     else:

@@ -2,7 +2,7 @@
 
 TensorBoard takes the columns from one experiment summary (the first it finds) and shows the five
 first of them, those marked ``differs`` before the others. So a run writes only its session (its
-values), and a sweep writes one experiment at its root that marks what the sweep varies.
+values), and a sweep writes one experiment, into its first job's directory, that marks what the sweep varies.
 """
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from lenetlab.hparams import config_hparams
-from lenetlab.job_names import sweep_arguments, varying_keys
+from lenetlab.job_names import SWEEP_FILE, sweep_arguments, varying_keys
+from lenetlab.tensorboard_tags import tensorboard_tag
 
-# the curves the HParams tab shows against the hparams, in this order
+# the metrics the HParams tab shows against the hparams (their last values), in this order
 METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")
 METRICS += ("time/fit_s",)
 
@@ -69,7 +70,8 @@ def experiment_summary(jobs: list[dict], swept: list[str]) -> Summary:
         api_pb2.HParamInfo(name="status", type=api_pb2.DATA_TYPE_STRING),
     ]
     infos.sort(key=lambda info: not info.differs)  # stable: the config's order otherwise
-    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]
+    tags = [tensorboard_tag(metric) for metric in METRICS]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in tags]
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
     return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
 
@@ -82,23 +84,27 @@ def write_summary(directory: Path, summary: Summary) -> None:
 
 
 class SweepExperiment(Callback):
-    """Hydra callback: write the sweep's HParams experiment into the sweep directory when the sweep starts.
+    """Hydra callback: write the sweep's HParams experiment into its first job's directory as that job starts.
 
-    Only for Hydra's basic sweeper (a grid known in advance); a resumed sweep keeps the one it has.
+    TensorBoard takes the experiment from whichever run holds it; at the sweep's root it would show as an
+    empty run named ``.``. Only for Hydra's basic sweeper (a grid known in advance); a resumed sweep keeps
+    the experiment it has (sweeps written before this change hold it at their root).
     """
 
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if not config.hydra.sweeper._target_.endswith("BasicSweeper"):
-            return
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        if any(sweep_dir.glob("events.out.tfevents.*")):
-            return
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
         from hydra.core.global_hydra import GlobalHydra
+        from hydra.types import RunMode
 
+        hydra = config.hydra
+        if hydra.mode != RunMode.MULTIRUN or hydra.job.num != 0 or not hydra.sweeper._target_.endswith("BasicSweeper"):
+            return
+        sweep_dir, job_dir = Path(str(hydra.sweep.dir)), Path(str(hydra.runtime.output_dir))
+        if any(any(directory.glob("events.out.tfevents.*")) for directory in (sweep_dir, job_dir)):
+            return
         from lenetlab.validation import expand_sweep
 
+        sweep = OmegaConf.load(sweep_dir / SWEEP_FILE)  # the sweep's own config, written before its first job
         loader = GlobalHydra.instance().config_loader()
-        arguments = sweep_arguments(config)
-        jobs = [config_hparams(loader.load_sweep_config(config, job)) for job in expand_sweep(arguments)[1]]
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_summary(sweep_dir, experiment_summary(jobs, varying_keys(arguments)))
+        arguments = sweep_arguments(sweep)
+        jobs = [config_hparams(loader.load_sweep_config(sweep, job)) for job in expand_sweep(arguments)[1]]
+        write_summary(job_dir, experiment_summary(jobs, varying_keys(arguments)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -161,13 +162,24 @@ def check_data(cfg: DictConfig) -> None:
 
 
 def expand_sweep(arguments: list[str]) -> tuple[list[str], list[list[str]]]:
-    """The keys that vary and each job's overrides, as Hydra's basic sweeper expands ``a=1,2 b=x,y``."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    """The keys that vary and each job's overrides, as Hydra's basic sweeper expands ``a=1,2 b=x,y``.
+
+    A key given again replaces its earlier values in place (the command line an experiment's grid).
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(arguments)
+    choices: dict[str, list[str]] = {}
+    for override in parsed:
+        key = override.get_key_element()
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            raise ConfigError(f"{override.input_line}: a grid sweep takes a list of values (a,b), range() or choice()")
+        values = (
+            override.sweep_string_iterator() if override.is_sweep_override() else [override.get_value_element_as_str()]
+        )
+        choices[key] = [f"{key}={value}" for value in values]
     varying = [override.get_key_element() for override in parsed if override.is_sweep_override()]
-    return varying, [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    return varying, [list(job) for job in itertools.product(*choices.values())]
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:

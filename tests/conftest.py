@@ -72,8 +72,10 @@ def run_cli(fake_mnist, tmp_path):
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar curve of a run directory as ``{tag: [(step, value), ...]}``, read by TensorBoard."""
+    """Every scalar curve of a run directory as ``{metric: [(step, value), ...]}``, read by TensorBoard."""
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    from lenetlab.tensorboard_tags import metric_name
 
     multiplexer = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(str(run_dir))
     multiplexer.Reload()
@@ -82,7 +84,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
         if Path(run_dir, run).resolve() != Path(run_dir).resolve():
             continue
         for tag in tags["scalars"]:
-            curves.setdefault(tag, []).extend((e.step, e.value) for e in multiplexer.Scalars(run, tag))
+            curves.setdefault(metric_name(tag), []).extend((e.step, e.value) for e in multiplexer.Scalars(run, tag))
     return {tag: sorted(points) for tag, points in curves.items()}
 
 

@@ -83,3 +83,21 @@ def test_search_keys_are_checked_too():
 )
 def test_keys_that_something_reads_are_accepted(config, overrides):
     check_overrides(config, [o for o in overrides if o != "-m"])
+
+
+def test_a_config_dir_adds_its_options_as_hydras_config_dir_does(tmp_path):
+    mine = tmp_path / "my configs, v2" / "experiment"  # a space and a comma: the path is quoted for Hydra
+    mine.mkdir(parents=True)
+    (mine / "mine.yaml").write_text("# @package _global_\noptimizer:\n  lr: 0.05\n")
+    check_overrides("train", ["experiment=mine", "optimizer.lr=0.1,0.2"], config_dir=str(mine.parent), multirun=True)
+    with pytest.raises(ConfigError, match=r"^experiment=nope: no such experiment; choose from .*learning_rate, mine, "):
+        check_overrides("train", ["experiment=nope"], config_dir=str(mine.parent))
+    with pytest.raises(ConfigError, match=r"^experiment=mine: no such experiment"):
+        check_overrides("train", ["experiment=mine"])
+    searchpath = f"hydra.searchpath=['file://{mine.parent}']"  # Hydra's other way to add a directory
+    check_overrides("train", [searchpath, "experiment=mine"])
+
+
+def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
+    with pytest.raises(ConfigError, match=r"^optimizer.lr=interval\(0.1,1\): a grid sweep takes a list of values"):
+        check_overrides("train", ["optimizer.lr=interval(0.1,1)"], multirun=True)

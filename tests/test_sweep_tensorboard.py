@@ -1,11 +1,13 @@
-"""What a sweep shows in TensorBoard: jobs named by what varies, one event file each, the swept keys first in HParams."""
+"""What a sweep shows in TensorBoard: jobs named by what varies, the learning curves first, the swept keys first in HParams."""
 
+import contextlib
 import json
-import re
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import quote
 
 import pytest
 from conftest import FAST, scalars
@@ -20,29 +22,48 @@ FIXED = [
 ]
 
 
-def tensorboard_experiment(logdir, timeout: float = 90) -> dict:
-    """The HParams experiment that TensorBoard's own server gives its HParams tab for ``logdir``."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline, url = time.monotonic() + timeout, None
-        while url is None:
-            assert time.monotonic() < deadline and server.poll() is None, "TensorBoard did not start"
-            found = re.search(r"(http://127\.0\.0\.1:\d+)/", server.stderr.readline())
-            url = found and found.group(1)
-        request = urllib.request.Request(
-            f"{url}/data/plugin/hparams/experiment",
-            data=json.dumps({"experimentName": "", "includeMetrics": True}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+@contextlib.contextmanager
+def tensorboard(logdir, timeout: float = 90):
+    """A TensorBoard server on ``logdir`` at localhost; yields a function that GETs (or POSTs) a JSON route.
+
+    Waits at most ``timeout`` seconds for it to answer, and stops it in every case.
+    """
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1"]
+    server = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(route: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{route}", data, {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)
+
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert server.poll() is None, "TensorBoard stopped"
+            try:
+                get("/data/runs")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "TensorBoard did not answer"
+                time.sleep(0.5)
+        yield get
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def card_groups(tags: set[str]) -> list[str]:
+    """The card groups of TensorBoard's time-series page, in its order: by a tag's first part, tags sorted by name."""
+    # its natural sort equals Python's for tags of letters, "_" and "/"
+    return list(dict.fromkeys(tag.split("/", 1)[0] for tag in sorted(tags)))
 
 
 def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cli, tmp_path):
@@ -61,19 +82,33 @@ def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cl
     ]
     for job in jobs:  # the fixed overrides are still recorded
         assert set(FIXED) <= set(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
-        assert len(list(job.glob("events.out.tfevents.*"))) == 1, job.name
         assert not (job / "hparams.yaml").exists()
         curves = scalars(job)
         assert [step for step, _ in curves["val/error"]] == [0] and "test/error" in curves
+    # one event file per job; the first job's directory also holds the sweep's HParams experiment
+    assert sorted(len(list(job.glob("events.out.tfevents.*"))) for job in jobs) == [1, 1, 1, 2]
+    assert not list(sweep.glob("events.out.tfevents.*"))
     assert "model=mlp,optimizer.lr=0.1 " in result.stdout  # the summary names the jobs the same way
 
-    experiment = tensorboard_experiment(sweep)
+    with tensorboard(sweep) as get:
+        experiment = get("/data/plugin/hparams/experiment", {"experimentName": "", "includeMetrics": True})
+        runs = get("/data/runs")
+        # the sweep's root is no run of its own; its HParams experiment is in the first job's directory
+        assert sorted(runs) == [job.name for job in jobs]
+        # the page opens on the learning curves: the first group holds the validation error of every run
+        tags = get("/data/plugin/timeseries/tags")["scalars"]["runTagInfo"]
+        groups = card_groups({tag for run_tags in tags.values() for tag in run_tags})
+        assert groups[0] == "epoch" and groups.index("epoch") < groups.index("test") < groups.index("time")
+        assert all({"epoch/val_error", "epoch/train_loss"} <= set(tags[run]) for run in runs)
+        for run in runs:  # one line per run over the epochs (here one epoch)
+            points = get(f"/data/plugin/scalars/scalars?run={quote(run)}&tag=epoch/val_error")
+            assert [step for _, step, _ in points] == [0]
     infos = experiment["hparamInfos"]
     differing = [info["name"] for info in infos if info.get("differs")]
     assert sorted(differing) == ["lr", "model"]
     assert {info["name"] for info in infos[:2]} == {"lr", "model"}  # the first of the five columns shown
     assert {"filters", "params", "status"} <= {info["name"] for info in infos}
-    assert [m["name"]["tag"] for m in experiment["metricInfos"]][:2] == ["val/error", "test/error"]
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]][:2] == ["epoch/val_error", "test/error"]
 
     resumed = run_cli("lenetlab.train", *args, "resume=true")  # the same names: every job is found finished
     assert resumed.returncode == 0 and resumed.stdout.count("already finished, skipped") == 4

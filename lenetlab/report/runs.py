@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenetlab.run_status import STATUS_FILE, job_dirs, read_status
+from lenetlab.tensorboard_tags import metric_name
 
 EVENTS = "events.out.tfevents.*"
 SWEEP_FILE = "multirun.yaml"
@@ -54,7 +55,7 @@ class Run:
 def find_run_dirs(root: Path) -> list[Path]:
     """Every run below ``root``: Hydra job dirs and any dir holding ``status.json`` or TensorBoard events."""
     marked = {p.parent for pattern in (STATUS_FILE, EVENTS) for p in root.glob(f"**/{pattern}")}
-    # a sweep's own event file holds only its HParams experiment, not a run
+    # the event file at the root of a sweep written before the experiment moved into its first job: not a run
     marked -= {p.parent for p in root.glob(f"**/{SWEEP_FILE}") if not (p.parent / STATUS_FILE).is_file()}
     dirs = marked | set(job_dirs(root))
     # a Hydra dir that only holds other runs (lenetlab.search's own) is not a run itself
@@ -95,7 +96,7 @@ def read_run(path: Path, name: str) -> Run:
 
 
 def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
-    """The scalar curves (one value per step, the last written wins) and the HParams of a run dir's event files."""
+    """The scalar curves by metric name (one value per step, the last written wins) and the HParams of a run dir."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -104,7 +105,11 @@ def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
     # a resumed run's writer marks its restart step; the accumulator drops the orphaned points after it
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
-    curves = {tag: sorted({e.step: e.value for e in events.Scalars(tag)}.items()) for tag in events.Tags()["scalars"]}
+    points: dict[str, dict[int, float]] = {}
+    # a metric's points under its old tag (a run resumed after the tags were renamed) first, the new tag's win
+    for tag in sorted(events.Tags()["scalars"], key=lambda tag: metric_name(tag) != tag):
+        points.setdefault(metric_name(tag), {}).update((e.step, e.value) for e in events.Scalars(tag))
+    curves = {metric: sorted(values.items()) for metric, values in points.items()}
     hparams = {}
     try:
         contents = events.PluginTagToContent("hparams").values()
