@@ -1,6 +1,7 @@
 """``python -m lenetlab.reproduce``: what it writes, how it resumes, and the verdicts of the claim checks."""
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,9 +10,9 @@ import torch
 from omegaconf import OmegaConf
 
 from lenetlab import CONF_DIR
-from lenetlab.report.runs import Run
+from lenetlab.report.runs import Run, epoch_fraction
 from lenetlab.reproduce.claims import CHECKS, evaluate
-from lenetlab.reproduce.results import Measured, epoch_fraction, whole_epochs
+from lenetlab.reproduce.results import Measured
 
 QUICK = ["profile=quick", 'overrides=["data.val_size=200"]']
 CLAIMS = OmegaConf.load(CONF_DIR / "reports" / "lab_reports.yaml").claims
@@ -156,18 +157,17 @@ def test_seed_spread_and_mean_test_accuracy():
     assert check("seed_spread", m, study="seeds", max_range_pp=0.7).agrees == "yes"
 
 
-def test_gpu_speedup_uses_whole_epochs_of_a_partly_timed_cpu_run(tmp_path):
+def test_gpu_speedup_uses_whole_epochs_of_a_partly_timed_cpu_run(tmp_path, fake_mnist, monkeypatch):
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))  # 1,200 training images
     (tmp_path / ".hydra").mkdir()
-    config = {"trainer": {"limit_train_batches": 0.05}, "data": {"val_size": 5000, "batch_size": 100}}
+    config = {"trainer": {"limit_train_batches": 0.2}, "data": {"val_size": 200, "batch_size": 50}}
     OmegaConf.save(OmegaConf.create(config), tmp_path / ".hydra" / "config.yaml")
-    cpu = run(16, key="filters", seconds=(0.6, 0.5, 0.5))
-    cpu.path = tmp_path
-    fraction = epoch_fraction(cpu, 60000)
-    assert fraction == 27 / 550  # Lightning times int(550 x 0.05) of the 550 batches
+    assert epoch_fraction(tmp_path) == 4 / 20  # Lightning trains int(20 x 0.2) of the 20 batches
+    cpu = dataclasses.replace(run(16, key="filters", seconds=(0.6, 0.5, 0.5)), epoch_fraction=epoch_fraction(tmp_path))
     gpu = run(16, key="filters", seconds=(3.0, 1.0, 1.0))
-    m = Measured(runs={"cpu": [whole_epochs(cpu, fraction)], "gpu": [gpu]}, gpu_source="here")
+    m = Measured(runs={"cpu": [cpu], "gpu": [gpu]}, gpu_source="here")
     ratio = check("gpu_speedup", m, cpu="cpu", gpu="gpu", min_ratio=1.0)
-    assert ratio.agrees == "yes" and ratio.measured.startswith("GPU speed-up 16: 10.2x")
+    assert ratio.agrees == "yes" and ratio.measured == "GPU speed-up 16: 2.5x (CPU timed on 20% of each epoch)"
     assert check("gpu_speedup", m, cpu="cpu", gpu="gpu", max_ratio=2.0).agrees == "no"
     assert check("gpu_speedup", Measured(runs={"cpu": [cpu]}), cpu="cpu", gpu="gpu").why == "no GPU"
 

@@ -6,6 +6,7 @@ import statistics
 import textwrap
 from collections import defaultdict
 from collections.abc import Callable
+from typing import NamedTuple
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -44,9 +45,9 @@ def _figure(width: float = 7.5, height: float = 4.5) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _finish(fig: Figure, title: str, runs: list[Run], keys: list[str], left_out: list[Run]) -> Figure:
-    """Title, the shared settings, and the runs that could not be drawn (so none is silently dropped)."""
-    notes = [_fixed(runs, keys)]
+def _finish(fig: Figure, title: str, runs: list[Run], keys: list[str], left_out: list[Run], notes=()) -> Figure:
+    """Title, the shared settings, ``notes``, and the runs that could not be drawn (so none is silently dropped)."""
+    notes = [_fixed(runs, keys), *notes]
     if 0 < len(left_out) <= 4:
         missing = "; ".join(f"{describe(r.hparams, keys) or r.name} ({r.status})" for r in left_out)
         notes.append(f"not drawn, no data: {missing}")
@@ -140,33 +141,71 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
     return _finish(fig, "Validation error during training", runs, keys, left_out)
 
 
-def _lines(ax, runs: list[Run], x_key: str, y: Callable[[Run], float | None], group_keys: list[str], colors: dict):
-    """y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar min-max."""
+class Panel(NamedTuple):
+    """One row of a grid figure: its y label, a run's value (None: not drawn), and whether that value is scaled
+    up from part of an epoch for the runs that were timed on part of one (then drawn hollow)."""
+
+    label: str
+    y: Callable[[Run], float | None]
+    scaled: bool = False
+
+
+def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], colors: dict):
+    """The panel's y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar
+    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker."""
+    y = panel.y
     groups = defaultdict(lambda: defaultdict(list))
+    scaled = defaultdict(set)
     for run in runs:
         x, value = run.hparams.get(x_key), y(run)
         if _numeric(x) and value is not None:
-            groups[describe(run.hparams, group_keys)][x].append(value)
+            label = describe(run.hparams, group_keys)
+            groups[label][x].append(value)
+            if panel.scaled and run.partly_timed:
+                scaled[label].add(x)
     for i, (label, points) in enumerate(groups.items()):
         xs = sorted(points)
         mean = [statistics.mean(points[x]) for x in xs]
         spread = [[m - min(points[x]) for x, m in zip(xs, mean, strict=True)],
                   [max(points[x]) - m for x, m in zip(xs, mean, strict=True)]]  # fmt: skip
         several = any(len(points[x]) > 1 for x in xs)
-        marker = MARKERS[i % len(MARKERS)]
-        ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, capsize=3, color=colors.get(label),
-                    label=label or None)  # fmt: skip
+        marker, color = MARKERS[i % len(MARKERS)], colors.get(label)
+        hollow = [j for j, x in enumerate(xs) if x in scaled[label]]
+        filled = [j for j in range(len(xs)) if j not in hollow]
+        line = ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, markevery=filled, capsize=3,
+                           color=color, label=label or None)  # fmt: skip
+        if hollow:
+            ax.plot([xs[j] for j in hollow], [mean[j] for j in hollow], linestyle="none", marker=marker,
+                    markerfacecolor="none", markeredgecolor=line.lines[0].get_color())  # fmt: skip
     return groups
+
+
+def scaled_note(runs: list[Run]) -> str | None:
+    """The legend note for hollow markers: what share of an epoch the partly timed runs trained, if any did."""
+    shares = sorted({run.epoch_fraction for run in runs if run.partly_timed})
+    if not shares:
+        return None
+    shown = " to ".join(dict.fromkeys(f"{100 * share:.3g}%" for share in (shares[0], shares[-1])))
+    return f"hollow: timed on {shown} of each epoch, scaled to a whole one"
+
+
+def _note_scaled(ax, runs: list[Run]) -> None:
+    if note := scaled_note(runs):
+        ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.3", label=note)
 
 
 ARCHITECTURE = ("model", "filters", "kernel_size", "hidden")
 AXIS_NAMES = {"filters": "filters per conv layer", "params": "parameters", "kernel_size": "kernel size (pixels)"}
 
 
-def _grid(runs, keys, x_keys, panels, title, group_keys: Callable[[str], list[str]]) -> Figure | None:
-    """One row per panel (label, y), one column per varying x hparam; lines grouped by ``group_keys(x)``."""
+def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[str], list[str]], notes=()):
+    """One row per panel, one column per varying x hparam; lines grouped by ``group_keys(x)``.
+
+    A panel no run has a value for is left out; ``notes`` go under the figure with the shared settings.
+    """
     x_keys = [k for k in x_keys if len({r.hparams.get(k) for r in runs if _numeric(r.hparams.get(k))}) > 1]
-    drawable = [r for r in runs if any(y(r) is not None for _, y in panels)]
+    panels = [panel for panel in panels if any(panel.y(r) is not None for r in runs)]
+    drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
         return None
     fig = _figure(width=5.5 * len(x_keys), height=3.6 * len(panels) + 0.8)
@@ -176,42 +215,52 @@ def _grid(runs, keys, x_keys, panels, title, group_keys: Callable[[str], list[st
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in drawable))
         colors = dict(zip(labels, _colors(len(labels)), strict=True))
         x_values = [r.hparams.get(x_key) for r in drawable]
-        for row, (y_label, y) in enumerate(panels):
+        for row, panel in enumerate(panels):
             ax = axes[row][col]
-            _lines(ax, drawable, x_key, y, groups, colors)
+            _lines(ax, drawable, x_key, panel, groups, colors)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if _spans_decades(x_values):
                     _log(ax, "x")
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
-            if _spans_decades([y(r) for r in drawable]):
+            if _spans_decades([panel.y(r) for r in drawable]):
                 _log(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
-            ax.set_ylabel(y_label)
+            ax.set_ylabel(panel.label)
             ax.grid(True, which="both", alpha=0.3)
-        if any(labels):
-            _legend(axes[0][col], len(labels))
+        scaled = [r for panel in panels if panel.scaled for r in drawable if panel.y(r) is not None]
+        _note_scaled(axes[0][col], scaled)
+        _legend(axes[0][col], len(labels))
     left_out = [r for r in runs if r not in drawable]
-    return _finish(fig, title, runs, keys, left_out)
+    return _finish(fig, title, runs, keys, left_out, notes)
+
+
+PER_EPOCH = Panel("seconds per epoch (steady state)", Run.whole_epoch_s, scaled=True)
+
+
+def runtime_panels(runs: list[Run]) -> tuple[list[Panel], list[str]]:
+    """Seconds per whole epoch, and the total training time of the runs that trained whole epochs (a shortened
+    run's total is not what a whole training takes); with the note saying which totals are left out."""
+    panels = [PER_EPOCH, Panel("total training time (s)", Run.measured_fit_s)]
+    shortened = [r for r in runs if r.partly_timed and r.metrics()["fit_s"] is not None]
+    shown = f"total training time not drawn for the {len(shortened)} runs timed on part of each epoch"
+    return panels, [shown] if shortened else []
 
 
 def runtime(runs: list[Run], keys: list[str]) -> Figure | None:
-    """Steady-state seconds per epoch and total training time against filters and parameter count."""
-    panels = [
-        ("seconds per epoch (steady state)", lambda r: r.metrics()["epoch_s"]),
-        ("total training time (s)", lambda r: r.metrics()["fit_s"]),
-    ]
+    """Steady-state seconds per whole epoch and total training time against filters and parameter count."""
+    panels, notes = runtime_panels(runs)
 
     def groups(x_key: str) -> list[str]:  # against params, every architecture change is on the x-axis
         return [k for k in keys if k not in (x_key, "seed", *(ARCHITECTURE if x_key == "params" else ()))]
 
-    return _grid(runs, keys, ["filters", "params"], panels, "Training time against network size", groups)
+    return _grid(runs, keys, ["filters", "params"], panels, "Training time against network size", groups, notes)
 
 
 def params(runs: list[Run], keys: list[str]) -> Figure | None:
     """Parameter count against filters (one line per architecture that varies besides the filters)."""
     group = [k for k in keys if k in ARCHITECTURE and k != "filters"]
-    panels = [("parameters", lambda r: r.hparams.get("params"))]
+    panels = [Panel("parameters", lambda r: r.hparams.get("params"))]
     return _grid(runs, keys, ["filters"], panels, "Parameters against filters", lambda _: group)
 
 
@@ -220,8 +269,8 @@ def kernel_size(runs: list[Run], keys: list[str]) -> Figure | None:
     if "kernel_size" not in keys:
         return None
     panels = [
-        ("final validation error (%)", lambda r: _percent(r.metrics()["val_error"])),
-        ("seconds per epoch (steady state)", lambda r: r.metrics()["epoch_s"]),
+        Panel("final validation error (%)", lambda r: _percent(r.metrics()["val_error"])),
+        PER_EPOCH,
     ]
 
     def groups(x_key: str) -> list[str]:

@@ -54,8 +54,8 @@ def _seconds(m: Measured, study: str, key: str, values: list | None = None) -> d
 
 
 def _timed(m: Measured, study: str, what: str = "") -> str:
-    fraction = m.fractions.get(study)
-    return f" ({what}timed on {100 * fraction:.0f}% of each epoch)" if fraction else ""
+    fraction = m.epoch_fraction(study)
+    return f" ({what}timed on {100 * fraction:.0f}% of each epoch)" if fraction < 1.0 else ""
 
 
 def runtime_grows(m: Measured, study: str, key: str, values: list) -> Verdict:
