@@ -68,7 +68,7 @@ def main() -> None:
         print(f"{k}x{k} channels_last={cl}: {value:.2f} ms/step ({value / ms[(3, cl)]:.2f}x the 3x3)")
     for s, step in steps.items():
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            timed(step, min(args.steps, 100))
+            timed(step, min(args.steps, 50))
         print(f"\n--- {s[0]}x{s[0]} channels_last={s[1]}")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top))
 

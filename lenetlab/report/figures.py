@@ -41,7 +41,8 @@ def _fixed(runs: list[Run], keys: list[str]) -> str:
     return ", ".join(f"{key}={fmt(value)}" for key, value in shared.items())
 
 
-def _figure(width: float = 7.5, height: float = 4.5) -> Figure:
+def new_figure(width: float = 7.5, height: float = 4.5) -> Figure:
+    """An empty figure of the report's style (the search's figures use it too)."""
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -80,7 +81,7 @@ class _PlainLog(LogFormatter):
         return f"{x:,.0f}" if x >= 1 else f"{x:.2g}"
 
 
-def _log(ax, which: str = "y") -> None:
+def log_axis(ax, which: str = "y") -> None:
     """A log axis labelled with plain numbers."""
     axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
     set_scale("log")
@@ -90,7 +91,8 @@ def _log(ax, which: str = "y") -> None:
     axis.set_minor_formatter(minor)
 
 
-def _legend(ax, n: int) -> None:
+def legend(ax, n: int) -> None:
+    """The axes' legend, beside the plot when it lists more than six entries."""
     if not ax.get_legend_handles_labels()[0]:  # nothing labelled to list (a single run)
         return
     if n > 6:  # beside the plot, not over the lines
@@ -109,7 +111,7 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
     groups = defaultdict(list)
     for run in drawn:
         groups[describe(run.hparams, group_keys) if seeds or keys else run.name].append(run)
-    fig = _figure(height=5)
+    fig = new_figure(height=5)
     ax = fig.add_subplot()
     for i, (color, (label, members)) in enumerate(zip(_colors(len(groups)), groups.items(), strict=True)):
         by_epoch = defaultdict(list)
@@ -131,12 +133,12 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
-        _log(ax)
+        log_axis(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: tick 1, not 0.95...1.05
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
     ax.grid(True, which="both", alpha=0.3)
-    _legend(ax, len(groups))
+    legend(ax, len(groups))
     left_out = [r for r in runs if r not in drawn]
     return _finish(fig, "Validation error during training", runs, keys, left_out)
 
@@ -208,7 +210,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
     drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
         return None
-    fig = _figure(width=5.5 * len(x_keys), height=3.6 * len(panels) + 0.8)
+    fig = new_figure(width=5.5 * len(x_keys), height=3.6 * len(panels) + 0.8)
     axes = fig.subplots(len(panels), len(x_keys), squeeze=False)
     for col, x_key in enumerate(x_keys):
         groups = group_keys(x_key)
@@ -220,17 +222,17 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
             _lines(ax, drawable, x_key, panel, groups, colors)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if _spans_decades(x_values):
-                    _log(ax, "x")
+                    log_axis(ax, "x")
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
             if _spans_decades([panel.y(r) for r in drawable]):
-                _log(ax)
+                log_axis(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
             ax.set_ylabel(panel.label)
             ax.grid(True, which="both", alpha=0.3)
         scaled = [r for panel in panels if panel.scaled for r in drawable if panel.y(r) is not None]
         _note_scaled(axes[0][col], scaled)
-        _legend(axes[0][col], len(labels))
+        legend(axes[0][col], len(labels))
     left_out = [r for r in runs if r not in drawable]
     return _finish(fig, title, runs, keys, left_out, notes)
 
