@@ -61,6 +61,7 @@ def test_params_are_drawn_over_the_sampled_range_in_percent(study):
     axes = params(study).axes
     assert [ax.get_xlabel() for ax in axes] == ["lr", "filters", "kernel_size"]
     lr, filters, kernel = (_points(ax) for ax in axes)
+    assert [x for x, _ in filters["complete"]] == [16, 32, 8, 64]
     assert lr["complete"] == [(0.01, 5.0), (0.04, 2.0), (0.002, 3.0), (0.03, 1.5)]
     assert lr["pruned"] == [(0.0003, pytest.approx(40.0)), (0.08, pytest.approx(30.0))]
     low, high = axes[0].get_xlim()  # the whole sampled range
