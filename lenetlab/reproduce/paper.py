@@ -93,7 +93,7 @@ def _cpu() -> str:
 def _table(rows: list[dict]) -> list[str]:
     lines = ["| claim | reported | lenetlab | agrees |", "|---|---|---|---|"]
     for row in rows:
-        agrees = row["agrees"] if row["agrees"] != "n/a" else f"n/a ({row['why']})"
+        agrees = f"{row['agrees']} ({row['why']})" if row["why"] else row["agrees"]
         cells = (row["claim"], row["reported"], row["measured"], agrees)
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return lines
@@ -109,7 +109,8 @@ def _paragraph(rows: list[dict]) -> str:
     for row in rows:
         if row["agrees"] == "no":
             text += f" *{row['claim']}*: the report says {row['reported']}, lenetlab measures {row['measured']}"
-            text += f"; likely cause: {row['why']}." if row["why"] else "."
+            text += f" ({row['why']})" if row["why"] else ""
+            text += f"; likely cause: {row['cause']}." if row["cause"] else "."
     missing = {r["why"] for r in rows if r["agrees"] == "n/a"}
     if missing:
         text += " Not measured: " + "; ".join(sorted(missing)) + "."
