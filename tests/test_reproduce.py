@@ -3,8 +3,10 @@
 import csv
 import dataclasses
 import json
+import subprocess
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -12,7 +14,9 @@ from omegaconf import OmegaConf
 from lenetlab import CONF_DIR
 from lenetlab.report.runs import Run, epoch_fraction
 from lenetlab.reproduce.claims import CHECKS, claim_rows, evaluate
+from lenetlab.reproduce.paper import study_status
 from lenetlab.reproduce.results import Measured
+from lenetlab.reproduce.studies import Study, read_record, run_study
 
 QUICK = ["profile=quick", 'overrides=["data.val_size=200"]']
 CLAIMS = OmegaConf.load(CONF_DIR / "reports" / "lab_reports.yaml").claims
@@ -305,3 +309,37 @@ def test_a_row_that_disagrees_gives_the_failed_part_and_the_tables_likely_cause(
     (row,) = claim_rows(cfg, measured, {})
     assert (row["agrees"], row["why"]) == ("no", "5: 1.19x < 1.2x")
     assert row["cause"] == CLAIMS[[c.check for c in CLAIMS].index("time_ratio")].cause
+
+
+def test_an_interrupted_search_study_records_its_interruption_and_the_paper_prints_it(tmp_path, monkeypatch):
+    """The search's command is stood in for: killed after 2 of 3 trials, then run again to the end."""
+    study, out = Study("search", "search", ["search.n_trials=3"]), tmp_path / "search"
+
+    def trials(n: int) -> None:  # the search's own study.db, with n completed trials
+        storage = f"sqlite:///{out / 'study.db'}"
+        search = optuna.create_study(study_name="report004", storage=storage, load_if_exists=True)
+        while len(search.trials) < n:
+            search.add_trial(optuna.trial.create_trial(value=0.1, params={}, distributions={}))
+
+    def killed(argv, **kwargs):
+        trials(2)
+        raise KeyboardInterrupt
+
+    def resumed(argv, **kwargs):
+        trials(3)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(subprocess, "run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, out)
+    assert read_record(out)["status"] == "started"
+    monkeypatch.setattr(subprocess, "run", resumed)
+    assert run_study(study, out) == "done"
+    record = read_record(out)
+    assert (record["status"], record["progress"]) == ("done", 3)
+    assert [(stop["progress"], stop["returncode"]) for stop in record["interruptions"]] == [(2, None)]
+    status = study_status(record)
+    assert status.startswith("done: 3 trials; interrupted once (after ") and status.endswith(
+        " min, at 2 trials) and resumed"
+    )
+    assert run_study(study, out) == "done" and read_record(out) == record  # done: skipped, the record kept
