@@ -152,7 +152,7 @@ class Panel(NamedTuple):
     scaled: bool = False
 
 
-def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], colors: dict):
+def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], styles: dict):
     """The panel's y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar
     min-max. A point scaled up from runs timed on part of an epoch has a hollow marker."""
     y = panel.y
@@ -165,20 +165,20 @@ def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str],
             groups[label][x].append(value)
             if panel.scaled and run.partly_timed:
                 scaled[label].add(x)
-    for i, (label, points) in enumerate(groups.items()):
+    for label, points in groups.items():
         xs = sorted(points)
         mean = [statistics.mean(points[x]) for x in xs]
         spread = [[m - min(points[x]) for x, m in zip(xs, mean, strict=True)],
                   [max(points[x]) - m for x, m in zip(xs, mean, strict=True)]]  # fmt: skip
         several = any(len(points[x]) > 1 for x in xs)
-        marker, color = MARKERS[i % len(MARKERS)], colors.get(label)
+        color, marker = styles[label]
         hollow = [j for j, x in enumerate(xs) if x in scaled[label]]
         filled = [j for j in range(len(xs)) if j not in hollow]
-        line = ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, markevery=filled, capsize=3,
-                           color=color, label=label or None)  # fmt: skip
+        ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, markevery=filled, capsize=3,
+                    color=color, label=label or None)  # fmt: skip
         if hollow:
             ax.plot([xs[j] for j in hollow], [mean[j] for j in hollow], linestyle="none", marker=marker,
-                    markerfacecolor="none", markeredgecolor=line.lines[0].get_color())  # fmt: skip
+                    markerfacecolor="none", markeredgecolor=color)  # fmt: skip
     return groups
 
 
@@ -215,11 +215,13 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
     for col, x_key in enumerate(x_keys):
         groups = group_keys(x_key)
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in drawable))
-        colors = dict(zip(labels, _colors(len(labels)), strict=True))
+        # a group keeps its colour and marker in every panel, whichever groups a panel lacks
+        styles = {label: (color, MARKERS[i % len(MARKERS)]) for i, (label, color) in
+                  enumerate(zip(labels, _colors(len(labels)), strict=True))}  # fmt: skip
         x_values = [r.hparams.get(x_key) for r in drawable]
         for row, panel in enumerate(panels):
             ax = axes[row][col]
-            _lines(ax, drawable, x_key, panel, groups, colors)
+            _lines(ax, drawable, x_key, panel, groups, styles)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if _spans_decades(x_values):
                     log_axis(ax, "x")
