@@ -1,6 +1,6 @@
 """Where a training step of the 1x1 LeNet spends its time, against the 3x3 one, on the CPU.
 
-    python scripts/profile_kernel_size.py [--steps 300] [--rounds 3] [--batch-size 100]
+    python scripts/profile_kernel_size.py [--steps 300] [--rounds 3] [--batch-size 100] [--threads N]
 
 Trains lenetlab's LeNet (16 filters, SGD, batch 100) on random MNIST-shaped batches for kernel sizes 1
 and 3, each in NCHW and in channels_last, interleaved round by round so that a busy machine slows all
@@ -53,14 +53,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--top", type=int, default=8, help="operators shown per setting")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     steps = {s: make_step(*s, args.batch_size) for s in SETTINGS}
     for step in steps.values():  # warm-up: oneDNN builds its primitives on the first calls
         timed(step, 20)
     times = {s: [] for s in SETTINGS}
-    for _ in range(args.rounds):
+    for round_ in range(args.rounds):
         for s, step in steps.items():
             times[s].append(timed(step, args.steps))
+        print(f"round {round_ + 1}: " + ", ".join(f"{k}x{k} cl={cl} {t[-1]:.1f} ms" for (k, cl), t in times.items()),
+              flush=True)  # fmt: skip
     ms = {s: statistics.median(t) for s, t in times.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
           f"{args.rounds} rounds of {args.steps} steps")  # fmt: skip
