@@ -46,7 +46,9 @@ def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_st
     assert {r["agrees"] for r in rows} <= {"yes", "no", "n/a"}
     by_claim = {r["claim"]: r for r in rows}
     assert by_claim["parameters for 8 filters"]["measured"] == "52,258"
-    assert by_claim["parameters for 8 filters"]["agrees"] == "no"  # report 002's slip
+    slip = by_claim["parameters for 8 filters"]  # report 002's slip: the numbers, then the table's likely cause
+    assert (slip["agrees"], slip["why"]) == ("no", "-72 against the reported 52,330")
+    assert slip["cause"].startswith("an arithmetic slip in report 002")
     assert by_claim["parameters of the tiny CNN"]["agrees"] == "yes"
     assert by_claim["MLP test accuracy after 5 epochs (within 1 pp)"]["measured"].endswith("%")
     not_run = by_claim["best learning rate at batch 100"]
@@ -63,6 +65,7 @@ def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_st
     for number in ("000", "001", "002", "003", "004"):
         assert f"## Report {number}" in paper
     assert "![params/params.png](figures/params/params.png)" in paper
+    assert "lenetlab measures 52,258 (-72 against the reported 52,330); likely cause: an arithmetic slip" in paper
     assert (out / "figures" / "mlp_baseline" / "learning_curves.png").is_file()
 
     job_status = next((out / "mlp_baseline").glob("*/status.json"))
