@@ -17,6 +17,7 @@ from lenetlab.figure_files import DPI
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import learning_curves, runtime, runtime_panels
 from lenetlab.report.runs import latest, load_runs, varying
+from lenetlab.report.tables import rows
 
 FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
 
@@ -321,5 +322,7 @@ def test_a_sweep_timed_on_part_of_each_epoch_is_scaled_marked_and_has_no_total(
     totals = sorted(y for line in total_ax.get_lines() for y in line.get_ydata())
     assert totals == sorted(r.metrics()["fit_s"] for r in whole)  # only the measured totals, none scaled or cut
 
+    table = rows(runs, varying(runs))  # the summary says which runs' seconds are a part-epoch's
+    assert [row["epoch_share"] for row in table] == [0.5] * len(shortened) + [1.0] * len(whole)
     alone = runtime(shortened, varying(shortened))  # no measured total at all: no total panel
     assert [ax.get_ylabel() for ax in alone.axes] == ["seconds per epoch (steady state)"] * 2
