@@ -52,6 +52,31 @@ class LeNet(nn.Sequential):
         super().__init__(*layers)
         self.input_shape = (in_channels, image_size, image_size)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers in order; a batch in the layout of the convolution weights (channels_last or not)."""
+        if self.channels_last() and not _channels_last(x):
+            # copied, not x.contiguous(...): with one channel NCHW counts as channels_last already, unmarked
+            x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
+        return super().forward(x)
+
+    def channels_last(self) -> bool:
+        """Whether the convolution weights were put in channels_last (``net.to(memory_format=...)``).
+
+        A convolution takes its layout from its input or its weight; a 1x1 kernel over one input channel
+        has the same strides in both layouts, so with 1x1 kernels the first layers ran in NCHW (pooling
+        several times slower, copies between layouts): given the batch in channels_last, they do not.
+        """
+        return any(_channels_last(m.weight) for m in self if isinstance(m, nn.Conv2d))
+
+
+def _channels_last(tensor: torch.Tensor) -> bool:
+    """The 4-d tensor's strides are NHWC's and not NCHW's (a 1x1 kernel's, or one channel's, can be both)."""
+    nchw, step = [], 1
+    for size in reversed(tensor.shape):
+        nchw.insert(0, step)
+        step *= size
+    return tensor.stride() != tuple(nchw) and tensor.is_contiguous(memory_format=torch.channels_last)
+
 
 class MLP(nn.Sequential):
     """Fully connected network on the flattened image (report 003: 784-300-10, sigmoid)."""

@@ -30,3 +30,16 @@ def test_parameter_table_reports_output_shapes():
     rows = parameter_table(LeNet())
     assert [row["output_shape"] for row in rows] == [(16, 28, 28), (16, 14, 14), (128,), (10,)]
     assert sum(row["total"] for row in rows) == 104_250
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_a_channels_last_lenet_runs_every_layer_in_channels_last_whatever_its_kernel(kernel_size):
+    """A 1x1 kernel over one channel has NCHW's strides too: its layers used to run in NCHW (slow pooling)."""
+    net = LeNet(filters=16, kernel_size=kernel_size).to(memory_format=torch.channels_last)
+    layouts = {}
+    for name, module in net.named_children():
+        module.register_forward_hook(lambda m, _, out, name=name: layouts.__setitem__(name, out.stride()))
+    net(torch.randn(4, 1, 28, 28))  # a batch as the data module gives it: plain NCHW
+    for name in ("0", "2", "3", "5"):  # conv, pool, conv, pool: channels innermost (stride 1)
+        assert layouts[name][1] == 1, f"layer {name} ran in NCHW: strides {layouts[name]}"
+    assert not LeNet(filters=16, kernel_size=kernel_size).channels_last()

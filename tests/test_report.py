@@ -15,8 +15,9 @@ from PIL import Image
 
 from lenetlab.figure_files import DPI
 from lenetlab.report.__main__ import main
-from lenetlab.report.figures import learning_curves
+from lenetlab.report.figures import learning_curves, runtime, runtime_panels
 from lenetlab.report.runs import latest, load_runs, varying
+from lenetlab.report.tables import rows
 
 FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
 
@@ -253,3 +254,75 @@ def test_a_run_kept_without_event_files_reports_what_its_status_recorded(filters
     assert run.metrics()["best_val_error"] == recorded["best_val_error"]
     assert run.metrics()["epoch_s"] == recorded["steady_epoch_s"]
     assert run.hparams["filters"] == 8
+
+
+@pytest.fixture(scope="module")
+def shortened_sweep(fake_mnist, tmp_path_factory):
+    """filters 4 and 8 with 5x5 kernels, each epoch cut to half its batches (``trainer.limit_train_batches=0.5``)."""
+    out = tmp_path_factory.mktemp("shortened") / "sweep"
+    overrides = [
+        "model.filters=4,8",
+        "model.kernel_size=5",
+        "trainer.limit_train_batches=0.5",
+        f"hydra.sweep.dir={out}",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "lenetlab.train", "-m", *FAST, *overrides],
+        env={**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def _marked(ax) -> dict[bool, set]:
+    """The x values of an axes' markers, by whether they are hollow."""
+    points = {True: set(), False: set()}
+    for line in ax.get_lines():
+        if line.get_marker() in ("None", "", None) or not len(line.get_xdata()):
+            continue
+        every = line.get_markevery()
+        xs = [line.get_xdata()[i] for i in every] if every is not None else list(line.get_xdata())
+        points[line.get_markerfacecolor() == "none"].update(xs)
+    return points
+
+
+def test_a_sweep_timed_on_part_of_each_epoch_is_scaled_marked_and_has_no_total(
+    shortened_sweep, filters_sweep, fake_mnist, monkeypatch
+):
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    shortened = load_runs([shortened_sweep])
+    whole = [r for r in load_runs([filters_sweep]) if r.status == "finished"]
+    assert {r.epoch_fraction for r in shortened} == {10 / 20}  # 1,000 training images in batches of 50
+    assert {r.epoch_fraction for r in whole} == {1.0}
+    for run in shortened:  # the per-epoch time drawn is the logged one scaled to the whole epoch
+        assert run.whole_epoch_s() == pytest.approx(run.metrics()["epoch_s"] * 2)
+        assert run.metrics()["fit_s"] is not None and run.measured_fit_s() is None
+
+    runs = shortened + whole
+    panels, notes = runtime_panels(runs)
+    total = panels[1]
+    assert [total.y(r) is None for r in runs] == [True] * len(shortened) + [False] * len(whole)
+    assert notes == [f"total training time not drawn for the {len(shortened)} runs timed on part of each epoch"]
+
+    figure = runtime(runs, varying(runs))
+    per_epoch_ax, total_ax = figure.axes[0], figure.axes[2]  # rows: per epoch, total; columns: filters, params
+    assert per_epoch_ax.get_ylabel().startswith("seconds per epoch") and total_ax.get_ylabel().startswith("total")
+    hollow = [
+        line for line in per_epoch_ax.get_lines() if line.get_markerfacecolor() == "none" and len(line.get_xdata())
+    ]
+    assert sorted(x for line in hollow for x in line.get_xdata()) == [4, 8]  # the 5x5 runs, scaled
+    assert sorted(y for line in hollow for y in line.get_ydata()) == sorted(r.whole_epoch_s() for r in shortened)
+    assert _marked(per_epoch_ax)[False] == {4, 8}  # the 3x3 runs, whole epochs
+    legend = [t.get_text() for t in per_epoch_ax.get_legend().get_texts()]
+    assert "hollow: timed on 50% of each epoch, scaled to a whole one" in legend
+    assert _marked(total_ax) == {True: set(), False: {4, 8}}
+    totals = sorted(y for line in total_ax.get_lines() for y in line.get_ydata())
+    assert totals == sorted(r.metrics()["fit_s"] for r in whole)  # only the measured totals, none scaled or cut
+
+    table = rows(runs, varying(runs))  # the summary says which runs' seconds are a part-epoch's
+    assert [row["epoch_share"] for row in table] == [0.5] * len(shortened) + [1.0] * len(whole)
+    alone = runtime(shortened, varying(shortened))  # no measured total at all: no total panel
+    assert [ax.get_ylabel() for ax in alone.axes] == ["seconds per epoch (steady state)"] * 2

@@ -6,6 +6,7 @@ import statistics
 import textwrap
 from collections import defaultdict
 from collections.abc import Callable
+from typing import NamedTuple
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -40,13 +41,14 @@ def _fixed(runs: list[Run], keys: list[str]) -> str:
     return ", ".join(f"{key}={fmt(value)}" for key, value in shared.items())
 
 
-def _figure(width: float = 7.5, height: float = 4.5) -> Figure:
+def new_figure(width: float = 7.5, height: float = 4.5) -> Figure:
+    """An empty figure of the report's style (the search's figures use it too)."""
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _finish(fig: Figure, title: str, runs: list[Run], keys: list[str], left_out: list[Run]) -> Figure:
-    """Title, the shared settings, and the runs that could not be drawn (so none is silently dropped)."""
-    notes = [_fixed(runs, keys)]
+def _finish(fig: Figure, title: str, runs: list[Run], keys: list[str], left_out: list[Run], notes=()) -> Figure:
+    """Title, the shared settings, ``notes``, and the runs that could not be drawn (so none is silently dropped)."""
+    notes = [_fixed(runs, keys), *notes]
     if 0 < len(left_out) <= 4:
         missing = "; ".join(f"{describe(r.hparams, keys) or r.name} ({r.status})" for r in left_out)
         notes.append(f"not drawn, no data: {missing}")
@@ -79,7 +81,7 @@ class _PlainLog(LogFormatter):
         return f"{x:,.0f}" if x >= 1 else f"{x:.2g}"
 
 
-def _log(ax, which: str = "y") -> None:
+def log_axis(ax, which: str = "y") -> None:
     """A log axis labelled with plain numbers."""
     axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
     set_scale("log")
@@ -89,7 +91,8 @@ def _log(ax, which: str = "y") -> None:
     axis.set_minor_formatter(minor)
 
 
-def _legend(ax, n: int) -> None:
+def legend(ax, n: int) -> None:
+    """The axes' legend, beside the plot when it lists more than six entries."""
     if not ax.get_legend_handles_labels()[0]:  # nothing labelled to list (a single run)
         return
     if n > 6:  # beside the plot, not over the lines
@@ -108,7 +111,7 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
     groups = defaultdict(list)
     for run in drawn:
         groups[describe(run.hparams, group_keys) if seeds or keys else run.name].append(run)
-    fig = _figure(height=5)
+    fig = new_figure(height=5)
     ax = fig.add_subplot()
     for i, (color, (label, members)) in enumerate(zip(_colors(len(groups)), groups.items(), strict=True)):
         by_epoch = defaultdict(list)
@@ -130,88 +133,138 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
     if _spans_decades(values):
-        _log(ax)
+        log_axis(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: tick 1, not 0.95...1.05
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
     ax.grid(True, which="both", alpha=0.3)
-    _legend(ax, len(groups))
+    legend(ax, len(groups))
     left_out = [r for r in runs if r not in drawn]
     return _finish(fig, "Validation error during training", runs, keys, left_out)
 
 
-def _lines(ax, runs: list[Run], x_key: str, y: Callable[[Run], float | None], group_keys: list[str], colors: dict):
-    """y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar min-max."""
+class Panel(NamedTuple):
+    """One row of a grid figure: its y label, a run's value (None: not drawn), and whether that value is scaled
+    up from part of an epoch for the runs that were timed on part of one (then drawn hollow)."""
+
+    label: str
+    y: Callable[[Run], float | None]
+    scaled: bool = False
+
+
+def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], styles: dict):
+    """The panel's y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar
+    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker."""
+    y = panel.y
     groups = defaultdict(lambda: defaultdict(list))
+    scaled = defaultdict(set)
     for run in runs:
         x, value = run.hparams.get(x_key), y(run)
         if _numeric(x) and value is not None:
-            groups[describe(run.hparams, group_keys)][x].append(value)
-    for i, (label, points) in enumerate(groups.items()):
+            label = describe(run.hparams, group_keys)
+            groups[label][x].append(value)
+            if panel.scaled and run.partly_timed:
+                scaled[label].add(x)
+    for label, points in groups.items():
         xs = sorted(points)
         mean = [statistics.mean(points[x]) for x in xs]
         spread = [[m - min(points[x]) for x, m in zip(xs, mean, strict=True)],
                   [max(points[x]) - m for x, m in zip(xs, mean, strict=True)]]  # fmt: skip
         several = any(len(points[x]) > 1 for x in xs)
-        marker = MARKERS[i % len(MARKERS)]
-        ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, capsize=3, color=colors.get(label),
-                    label=label or None)  # fmt: skip
+        color, marker = styles[label]
+        hollow = [j for j, x in enumerate(xs) if x in scaled[label]]
+        filled = [j for j in range(len(xs)) if j not in hollow]
+        ax.errorbar(xs, mean, yerr=spread if several else None, marker=marker, markevery=filled, capsize=3,
+                    color=color, label=label or None)  # fmt: skip
+        if hollow:
+            ax.plot([xs[j] for j in hollow], [mean[j] for j in hollow], linestyle="none", marker=marker,
+                    markerfacecolor="none", markeredgecolor=color)  # fmt: skip
     return groups
+
+
+def scaled_note(runs: list[Run]) -> str | None:
+    """The legend note for hollow markers: what share of an epoch the partly timed runs trained, if any did."""
+    shares = sorted({run.epoch_fraction for run in runs if run.partly_timed})
+    if not shares:
+        return None
+    shown = " to ".join(dict.fromkeys(f"{100 * share:.3g}%" for share in (shares[0], shares[-1])))
+    return f"hollow: timed on {shown} of each epoch, scaled to a whole one"
+
+
+def _note_scaled(ax, runs: list[Run]) -> None:
+    if note := scaled_note(runs):
+        ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.3", label=note)
 
 
 ARCHITECTURE = ("model", "filters", "kernel_size", "hidden")
 AXIS_NAMES = {"filters": "filters per conv layer", "params": "parameters", "kernel_size": "kernel size (pixels)"}
 
 
-def _grid(runs, keys, x_keys, panels, title, group_keys: Callable[[str], list[str]]) -> Figure | None:
-    """One row per panel (label, y), one column per varying x hparam; lines grouped by ``group_keys(x)``."""
+def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[str], list[str]], notes=()):
+    """One row per panel, one column per varying x hparam; lines grouped by ``group_keys(x)``.
+
+    A panel no run has a value for is left out; ``notes`` go under the figure with the shared settings.
+    """
     x_keys = [k for k in x_keys if len({r.hparams.get(k) for r in runs if _numeric(r.hparams.get(k))}) > 1]
-    drawable = [r for r in runs if any(y(r) is not None for _, y in panels)]
+    panels = [panel for panel in panels if any(panel.y(r) is not None for r in runs)]
+    drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
         return None
-    fig = _figure(width=5.5 * len(x_keys), height=3.6 * len(panels) + 0.8)
+    fig = new_figure(width=5.5 * len(x_keys), height=3.6 * len(panels) + 0.8)
     axes = fig.subplots(len(panels), len(x_keys), squeeze=False)
     for col, x_key in enumerate(x_keys):
         groups = group_keys(x_key)
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in drawable))
-        colors = dict(zip(labels, _colors(len(labels)), strict=True))
+        # a group keeps its colour and marker in every panel, whichever groups a panel lacks
+        styles = {label: (color, MARKERS[i % len(MARKERS)]) for i, (label, color) in
+                  enumerate(zip(labels, _colors(len(labels)), strict=True))}  # fmt: skip
         x_values = [r.hparams.get(x_key) for r in drawable]
-        for row, (y_label, y) in enumerate(panels):
+        for row, panel in enumerate(panels):
             ax = axes[row][col]
-            _lines(ax, drawable, x_key, y, groups, colors)
+            _lines(ax, drawable, x_key, panel, groups, styles)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if _spans_decades(x_values):
-                    _log(ax, "x")
+                    log_axis(ax, "x")
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
-            if _spans_decades([y(r) for r in drawable]):
-                _log(ax)
+            if _spans_decades([panel.y(r) for r in drawable]):
+                log_axis(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
-            ax.set_ylabel(y_label)
+            ax.set_ylabel(panel.label)
             ax.grid(True, which="both", alpha=0.3)
-        if any(labels):
-            _legend(axes[0][col], len(labels))
+        scaled = [r for panel in panels if panel.scaled for r in drawable if panel.y(r) is not None]
+        _note_scaled(axes[0][col], scaled)
+        legend(axes[0][col], len(labels))
     left_out = [r for r in runs if r not in drawable]
-    return _finish(fig, title, runs, keys, left_out)
+    return _finish(fig, title, runs, keys, left_out, notes)
+
+
+PER_EPOCH = Panel("seconds per epoch (steady state)", Run.whole_epoch_s, scaled=True)
+
+
+def runtime_panels(runs: list[Run]) -> tuple[list[Panel], list[str]]:
+    """Seconds per whole epoch, and the total training time of the runs that trained whole epochs (a shortened
+    run's total is not what a whole training takes); with the note saying which totals are left out."""
+    panels = [PER_EPOCH, Panel("total training time (s)", Run.measured_fit_s)]
+    shortened = [r for r in runs if r.partly_timed and r.metrics()["fit_s"] is not None]
+    shown = f"total training time not drawn for the {len(shortened)} runs timed on part of each epoch"
+    return panels, [shown] if shortened else []
 
 
 def runtime(runs: list[Run], keys: list[str]) -> Figure | None:
-    """Steady-state seconds per epoch and total training time against filters and parameter count."""
-    panels = [
-        ("seconds per epoch (steady state)", lambda r: r.metrics()["epoch_s"]),
-        ("total training time (s)", lambda r: r.metrics()["fit_s"]),
-    ]
+    """Steady-state seconds per whole epoch and total training time against filters and parameter count."""
+    panels, notes = runtime_panels(runs)
 
     def groups(x_key: str) -> list[str]:  # against params, every architecture change is on the x-axis
         return [k for k in keys if k not in (x_key, "seed", *(ARCHITECTURE if x_key == "params" else ()))]
 
-    return _grid(runs, keys, ["filters", "params"], panels, "Training time against network size", groups)
+    return _grid(runs, keys, ["filters", "params"], panels, "Training time against network size", groups, notes)
 
 
 def params(runs: list[Run], keys: list[str]) -> Figure | None:
     """Parameter count against filters (one line per architecture that varies besides the filters)."""
     group = [k for k in keys if k in ARCHITECTURE and k != "filters"]
-    panels = [("parameters", lambda r: r.hparams.get("params"))]
+    panels = [Panel("parameters", lambda r: r.hparams.get("params"))]
     return _grid(runs, keys, ["filters"], panels, "Parameters against filters", lambda _: group)
 
 
@@ -220,8 +273,8 @@ def kernel_size(runs: list[Run], keys: list[str]) -> Figure | None:
     if "kernel_size" not in keys:
         return None
     panels = [
-        ("final validation error (%)", lambda r: _percent(r.metrics()["val_error"])),
-        ("seconds per epoch (steady state)", lambda r: r.metrics()["epoch_s"]),
+        Panel("final validation error (%)", lambda r: _percent(r.metrics()["val_error"])),
+        PER_EPOCH,
     ]
 
     def groups(x_key: str) -> list[str]:

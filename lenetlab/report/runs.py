@@ -7,6 +7,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
 from lenetlab.run_status import STATUS_FILE, job_dirs, read_status
 from lenetlab.tensorboard_tags import metric_name
 
@@ -29,6 +32,7 @@ class Run:
     hparams: dict = field(default_factory=dict)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     recorded: dict = field(default_factory=dict)  # status.json's final metrics, for runs kept without event files
+    epoch_fraction: float = 1.0  # the share of each training epoch it trained and timed (limit_train_batches)
 
     def values(self, tag: str) -> list[float]:
         return [value for _, value in self.curves.get(tag, [])]
@@ -50,6 +54,20 @@ class Run:
         }
         recorded = {**self.recorded, "epoch_s": self.recorded.get("steady_epoch_s")}
         return {key: recorded.get(key) if value is None else value for key, value in logged.items()}
+
+    @property
+    def partly_timed(self) -> bool:
+        """Whether its epochs were shortened (``trainer.limit_train_batches`` < 1), and so timed on part of one."""
+        return self.epoch_fraction < 1.0
+
+    def whole_epoch_s(self) -> float | None:
+        """Steady-state training seconds per whole epoch: a partly timed epoch scaled up to a whole one."""
+        seconds = self.metrics()["epoch_s"]
+        return None if seconds is None else seconds / self.epoch_fraction
+
+    def measured_fit_s(self) -> float | None:
+        """The total training time, if the run trained whole epochs (a shortened run's total is no one's)."""
+        return None if self.partly_timed else self.metrics()["fit_s"]
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -90,9 +108,43 @@ def read_run(path: Path, name: str) -> Run:
     hparams = hparams or (record or {}).get("hparams") or config_hparams(path)
     hparams = dict(sorted(hparams.items(), key=lambda item: _rank(item[0])))
     hparams.pop("status", None)
+    fraction = epoch_fraction(path)
     if record is None:
-        return Run(path, name, "unfinished", "no status.json: still running, or killed", hparams, curves)
-    return Run(path, name, record["status"], record.get("reason"), hparams, curves, record.get("metrics") or {})
+        return Run(path, name, "unfinished", "no status.json: still running, or killed", hparams, curves, {}, fraction)
+    recorded = record.get("metrics") or {}
+    return Run(path, name, record["status"], record.get("reason"), hparams, curves, recorded, fraction)
+
+
+def _train_images(cfg) -> int | None:
+    """How many images the run's data directory holds for training, None if it cannot be read."""
+    from lenetlab.data import default_data_root
+    from lenetlab.idx import IMAGES_MAGIC, IdxFormatError, check_idx_file
+
+    try:
+        root = OmegaConf.select(cfg, "data.root", default=None)
+        images = Path(root or default_data_root()) / "MNIST" / "raw" / "train-images-idx3-ubyte"
+        count = check_idx_file(images, IMAGES_MAGIC)[0]
+    except (OSError, IdxFormatError, InterpolationResolutionError):
+        return None
+    return count if OmegaConf.select(cfg, "data.full_train", default=False) else count - cfg.data.val_size
+
+
+def epoch_fraction(path: Path) -> float:
+    """The share of each training epoch a run trained, from its saved ``trainer.limit_train_batches`` and data
+    (as Lightning counts it: ``int(batches x fraction)`` batches, or the number given); 1.0 for whole epochs."""
+    config = path / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return 1.0
+    cfg = OmegaConf.load(config)
+    limit = OmegaConf.select(cfg, "trainer.limit_train_batches", default=None)
+    if limit is None or isinstance(limit, bool) or (isinstance(limit, float) and limit >= 1.0):
+        return 1.0
+    images = _train_images(cfg)
+    if images is None:  # the data is gone: the fraction asked for, as an estimate
+        return float(limit) if isinstance(limit, float) else 1.0
+    batches = math.ceil(images / cfg.data.batch_size)
+    timed = int(batches * limit) if isinstance(limit, float) else min(int(limit), batches)
+    return max(timed, 1) / batches
 
 
 def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
@@ -138,8 +190,6 @@ def config_hparams(path: Path) -> dict:
 
     No parameter count (that needs the network); the accelerator is the one asked for, "auto" names none.
     """
-    from omegaconf import OmegaConf
-
     from lenetlab.hparams import config_hparams as from_config
 
     config = path / ".hydra" / "config.yaml"

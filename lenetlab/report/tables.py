@@ -17,16 +17,20 @@ HEADINGS = {
     "first_epoch_s": "first epoch (s)",
     "epoch_s": "s/epoch",
     "fit_s": "total (s)",
+    "epoch_share": "share of each epoch trained",
 }
 
 
 def rows(runs: list[Run], keys: list[str]) -> list[dict]:
-    """One row per run: name, the varying values, the metrics, device, status and reason."""
+    """One row per run: name, the varying values, the metrics as logged (with the share of each epoch trained,
+    if a run's epochs were shortened: its seconds are then a part-epoch's), device, status and reason."""
+    shortened = any(run.partly_timed for run in runs)
     return [
         {
             "run": run.name,
             **{key: run.hparams.get(key) for key in keys},
             **run.metrics(),
+            **({"epoch_share": run.epoch_fraction} if shortened else {}),
             "device": run.hparams.get("accelerator"),
             "status": run.status,
             "reason": run.reason,
@@ -52,6 +56,8 @@ def _cell(key: str, value) -> str:
         return percent(value)
     if key.endswith("_s"):
         return f"{value:.2f}"
+    if key == "epoch_share":
+        return f"{100 * value:.3g}%"
     return fmt(value).replace("|", "\\|")
 
 

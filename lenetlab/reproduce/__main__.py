@@ -18,19 +18,6 @@ from lenetlab.reproduce.studies import build, read_record, run_study, selected
 log = logging.getLogger(__name__)
 
 
-def train_images() -> int | None:
-    """How many training images the data directory holds (to scale a partly timed epoch), None if unknown."""
-    from lenetlab.data import default_data_root
-    from lenetlab.idx import IMAGES_MAGIC, IdxFormatError, check_idx_file
-
-    cfg = hydra.compose(config_name="train")
-    root = Path(cfg.data.root) if cfg.data.get("root") else default_data_root()
-    try:
-        return check_idx_file(root / "MNIST" / "raw" / "train-images-idx3-ubyte", IMAGES_MAGIC)[0]
-    except (OSError, IdxFormatError):
-        return None
-
-
 def gpu_name() -> str | None:
     import torch
 
@@ -61,7 +48,7 @@ def reproduce(cfg: DictConfig) -> int:
     out = Path(cfg.output_dir)
     missing, failed = run_studies(cfg, out)
     gpu_results = Path(cfg.gpu_results) if cfg.gpu_results else None
-    measured = read_measured(out, list(cfg.study), gpu_results, train_images())
+    measured = read_measured(out, list(cfg.study), gpu_results)
     rows = claim_rows(cfg, measured, missing)
     write_claims_csv(out / "claims.csv", rows)
     figures = write_figures(measured, out / "figures")

@@ -8,15 +8,18 @@ from lenetlab.reproduce import cost_checks, training_checks
 from lenetlab.reproduce.results import Measured
 from lenetlab.reproduce.verdict import NotMeasured, Verdict
 
-CHECKS = {
-    name: getattr(module, name)
+CHECKS = {  # the public functions of the check modules that return a Verdict
+    name: function
     for module in (training_checks, cost_checks)
-    for name in dir(module)
+    for name, function in vars(module).items()
     if not name.startswith("_")
-    and callable(getattr(module, name))
-    and getattr(module, name).__module__ == module.__name__
+    and callable(function)
+    and getattr(function, "__module__", None) == module.__name__
+    and function.__annotations__.get("return") == "Verdict"
 }
-COLUMNS = ("report", "claim", "reported", "measured", "agrees", "why", "check")
+# why: for a no, the part of the rule that failed, with the numbers (from the check); for an n/a, what is
+# missing. cause: for a no, the likely cause the claims table gives (lenetlab/conf/reports/)
+COLUMNS = ("report", "claim", "reported", "measured", "agrees", "why", "cause", "check")
 
 
 def unknown_checks(claims) -> list[str]:
@@ -53,7 +56,8 @@ def claim_rows(cfg: DictConfig, measured: Measured, missing: dict[str, str]) -> 
                 "reported": claim["reported"],
                 "measured": result.measured,
                 "agrees": result.agrees,
-                "why": result.why or (claim.get("cause", "") if result.agrees == "no" else ""),
+                "why": result.why,
+                "cause": claim.get("cause", "") if result.agrees == "no" else "",
                 "check": claim["check"],
             }
         )

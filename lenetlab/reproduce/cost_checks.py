@@ -8,7 +8,7 @@ import statistics
 
 from lenetlab.report.runs import fmt
 from lenetlab.reproduce.results import Measured
-from lenetlab.reproduce.verdict import NotMeasured, Verdict, by_value, epoch_seconds, listing, pick, verdict
+from lenetlab.reproduce.verdict import NotMeasured, Verdict, by_value, epoch_seconds, listing, pct, pick, verdict
 
 
 def _count(m: Measured, model: str) -> dict:
@@ -22,28 +22,42 @@ def _count(m: Measured, model: str) -> dict:
 def param_count(m: Measured, model: str, reported: int) -> Verdict:
     """The model has exactly the reported number of parameters."""
     total = _count(m, model)["total"]
-    return verdict(total == reported, f"{total:,}")
+    failed = [] if total == reported else [f"{total - reported:+,} against the reported {reported:,}"]
+    return verdict(f"{total:,}", failed)
 
 
 def param_counts(m: Measured, models: list[str], reported: list[int]) -> Verdict:
     """Each model has exactly its reported number of parameters."""
     totals = [_count(m, model)["total"] for model in models]
-    return verdict(totals == list(reported), " / ".join(f"{t:,}" for t in totals))
+    failed = [
+        f"{model}: {total - want:+,} against the reported {want:,}"
+        for model, total, want in zip(models, totals, reported, strict=True)
+        if total != want
+    ]
+    return verdict(" / ".join(f"{t:,}" for t in totals), failed)
 
 
 def param_split(m: Measured, model: str, conv: int, fc: int, tolerance: float) -> Verdict:
     """The conv and the fully connected parameters are each within ``tolerance`` (relative) of the reported."""
     count = _count(m, model)
-    ok = all(abs(count[part] - want) <= tolerance * want for part, want in (("conv", conv), ("fc", fc)))
-    return verdict(ok, f"{count['conv']:,} conv / {count['fc']:,} FC")
+    failed = [
+        f"{name} {count[part]:,} is {count[part] / want:.1f}x the reported {want:,}, outside ±{100 * tolerance:g}%"
+        for part, name, want in (("conv", "conv", conv), ("fc", "FC", fc))
+        if abs(count[part] - want) > tolerance * want
+    ]
+    return verdict(f"{count['conv']:,} conv / {count['fc']:,} FC", failed)
 
 
 def conv_share_grows(m: Measured, models: list[str]) -> Verdict:
     """The conv layers' share of all parameters rises from each model to the next."""
-    shares = [_count(m, model)["conv"] / _count(m, model)["total"] for model in models]
-    ok = all(a < b for a, b in itertools.pairwise(shares))
-    shown = ", ".join(f"{model.rsplit('_', 1)[-1]}: {100 * s:.1f}%" for model, s in zip(models, shares, strict=True))
-    return verdict(ok, f"conv share {shown}")
+    shares = dict(zip(models, (_count(m, model)["conv"] / _count(m, model)["total"] for model in models), strict=True))
+    failed = [
+        f"{b} ({100 * shares[b]:.1f}%) is not above {a} ({100 * shares[a]:.1f}%)"
+        for a, b in itertools.pairwise(models)
+        if shares[a] >= shares[b]
+    ]
+    shown = ", ".join(f"{model.rsplit('_', 1)[-1]}: {100 * s:.1f}%" for model, s in shares.items())
+    return verdict(f"conv share {shown}", failed)
 
 
 def _seconds(m: Measured, study: str, key: str, values: list | None = None) -> dict:
@@ -54,15 +68,19 @@ def _seconds(m: Measured, study: str, key: str, values: list | None = None) -> d
 
 
 def _timed(m: Measured, study: str, what: str = "") -> str:
-    fraction = m.fractions.get(study)
-    return f" ({what}timed on {100 * fraction:.0f}% of each epoch)" if fraction else ""
+    fraction = m.epoch_fraction(study)
+    return f" ({what}timed on {100 * fraction:.0f}% of each epoch)" if fraction < 1.0 else ""
 
 
 def runtime_grows(m: Measured, study: str, key: str, values: list) -> Verdict:
     """Seconds per epoch rise strictly with ``key``."""
-    seconds = list(_seconds(m, study, key, values).items())
-    ok = all(a[1] < b[1] for a, b in itertools.pairwise(seconds))
-    return verdict(ok, "s/epoch " + listing(dict(seconds), lambda s: f"{s:.1f}") + _timed(m, study))
+    seconds = _seconds(m, study, key, values)
+    failed = [
+        f"{fmt(b)} ({seconds[b]:.2f} s) is not slower than {fmt(a)} ({seconds[a]:.2f} s)"
+        for a, b in itertools.pairwise(seconds)
+        if seconds[a] >= seconds[b]
+    ]
+    return verdict("s/epoch " + listing(seconds, lambda s: f"{s:.1f}") + _timed(m, study), failed)
 
 
 def runtime_scaling(m: Measured, study: str, key: str, low: float, high: float) -> Verdict:
@@ -75,7 +93,9 @@ def runtime_scaling(m: Measured, study: str, key: str, low: float, high: float) 
         raise NotMeasured(f"fewer than two finished {study} runs")
     slope = statistics.linear_regression(*zip(*points, strict=True)).slope
     span = f"{fmt(min(runs))}-{fmt(max(runs))} {key}"
-    return verdict(low <= slope <= high, f"slope {slope:.2f} over {span}" + _timed(m, study))
+    failed = [f"slope {slope:.3f}, under {low:g}"] if slope < low else []
+    failed += [f"slope {slope:.3f}, over {high:g}"] if slope > high else []
+    return verdict(f"slope {slope:.2f} over {span}" + _timed(m, study), failed)
 
 
 def _speedups(m: Measured, cpu: str, gpu: str, filters: list | None) -> dict:
@@ -93,8 +113,9 @@ def gpu_speedup(
 ) -> Verdict:
     """CPU seconds per epoch over GPU seconds per epoch, per filter count, all within [min_ratio, max_ratio]."""
     ratios = _speedups(m, cpu, gpu, filters)
-    ok = all(min_ratio < r <= max_ratio for r in ratios.values())
-    return verdict(ok, "GPU speed-up " + listing(ratios, lambda r: f"{r:.1f}x") + _timed(m, cpu, "CPU "))
+    failed = [f"{fmt(f)}: {r:.2f}x, not over {min_ratio:g}x" for f, r in ratios.items() if r <= min_ratio]
+    failed += [f"{fmt(f)}: {r:.2f}x, over {max_ratio:g}x" for f, r in ratios.items() if r > max_ratio]
+    return verdict("GPU speed-up " + listing(ratios, lambda r: f"{r:.1f}x") + _timed(m, cpu, "CPU "), failed)
 
 
 def gpu_flat_then_steep(m: Measured, study: str, flat_until: int, flat_max: float, steep_min: float) -> Verdict:
@@ -106,8 +127,12 @@ def gpu_flat_then_steep(m: Measured, study: str, flat_until: int, flat_max: floa
         raise NotMeasured(f"no {study} run with {flat_until} filters")
     smallest, largest, middle = min(seconds), max(seconds), seconds[float(flat_until)]
     flat, steep = middle / seconds[smallest], seconds[largest] / middle
-    ok = flat <= flat_max and steep >= steep_min
-    return verdict(ok, "s/epoch " + listing(seconds, lambda s: f"{s:.2f}") + f" ({flat:.2f}x, then {steep:.2f}x)")
+    failed = []
+    if flat > flat_max:
+        failed.append(f"{fmt(flat_until)} filters take {flat:.2f}x of {fmt(smallest)}, over {flat_max:g}x")
+    if steep < steep_min:
+        failed.append(f"{fmt(largest)} filters take {steep:.2f}x of {fmt(flat_until)}, under {steep_min:g}x")
+    return verdict("s/epoch " + listing(seconds, lambda s: f"{s:.2f}") + f" ({flat:.2f}x, then {steep:.2f}x)", failed)
 
 
 def _best_trial(m: Measured) -> dict:
@@ -123,7 +148,11 @@ def search_best(m: Measured, param: str, reported: float, factor: float) -> Verd
     value = float(best[f"params_{param}"])
     values = {k.removeprefix("params_"): v for k, v in best.items() if k.startswith("params_")}
     shown = ", ".join(f"{k} {fmt(float(v)) if k == 'lr' else v}" for k, v in values.items())
-    return verdict(reported / factor <= value <= reported * factor, f"trial {best['number']}: {shown}")
+    off = max(value / reported, reported / value)
+    failed = (
+        [] if off <= factor else [f"{param} {value:.3g} is a factor {off:.1f} from {reported:.3g}, over {factor:g}"]
+    )
+    return verdict(f"trial {best['number']}: {shown}", failed)
 
 
 def search_test_error(m: Measured, reported: float, tolerance_pp: float) -> Verdict:
@@ -132,7 +161,25 @@ def search_test_error(m: Measured, reported: float, tolerance_pp: float) -> Verd
         raise NotMeasured("the search's final run did not finish" if m.trials is not None else "the search was not run")
     error = m.final["test_error"]
     measured = f"{100 * error:.2f}% ({m.final['epochs']} epochs on 60,000 images, trial {m.final['trial']})"
-    return verdict(abs(error - reported) <= tolerance_pp / 100, measured)
+    return verdict(measured, _off(error, reported, tolerance_pp))
+
+
+def _off(error: float, reported: float, tolerance_pp: float) -> list[str]:
+    """The failure of ``error`` against ``reported`` when more than ``tolerance_pp`` apart."""
+    if abs(error - reported) <= tolerance_pp / 100:
+        return []
+    side = "above" if error > reported else "below"
+    return [f"{100 * abs(error - reported):.2f} pp {side} the reported {pct(reported)}, more than {tolerance_pp:g} pp"]
+
+
+def search_best_error(m: Measured, reported: float, tolerance_pp: float) -> Verdict:
+    """The best trial's validation error lies within ``tolerance_pp`` of the reported (best) error."""
+    best = _best_trial(m)
+    error = float(best["best_val_error"])
+    counted = [t for t in m.trials if t["state"] in ("COMPLETE", "PRUNED")]
+    pruned = sum(t["state"] == "PRUNED" for t in counted)
+    measured = f"{pct(error)} (trial {best['number']} of {len(counted)}, {pruned} pruned)"
+    return verdict(measured, _off(error, reported, tolerance_pp))
 
 
 def log_int_draws(m: Measured, params: list[str]) -> Verdict:
@@ -142,7 +189,9 @@ def log_int_draws(m: Measured, params: list[str]) -> Verdict:
     drawn = {p: sorted({int(t[f"params_{p}"]) for t in m.trials if t.get(f"params_{p}")}) for p in params}
     odd = {p: [v for v in values if v & (v - 1)] for p, values in drawn.items()}
     shown = "; ".join(f"{p} drawn {', '.join(map(str, drawn[p]))}" for p in params)
-    return verdict(not any(odd.values()), shown)
+    failed = [f"{p} {', '.join(map(str, values))} {'is' if len(values) == 1 else 'are'} no power of 2"
+              for p, values in odd.items() if values]  # fmt: skip
+    return verdict(shown, failed)
 
 
 def time_ratio(m: Measured, study: str, key: str, values: list, reference, min_ratio: float) -> Verdict:
@@ -151,7 +200,8 @@ def time_ratio(m: Measured, study: str, key: str, values: list, reference, min_r
     base = epoch_seconds(runs[float(reference)])
     ratios = {v: epoch_seconds(runs[float(v)]) / base for v in values}
     shown = f"{fmt(reference)}: {base:.1f} s/epoch; " + listing(ratios, lambda r: f"{r:.2f}x")
-    return verdict(all(r >= min_ratio for r in ratios.values()), shown + _timed(m, study))
+    failed = [f"{fmt(v)}: {r:.2f}x < {min_ratio:g}x" for v, r in ratios.items() if r < min_ratio]
+    return verdict(shown + _timed(m, study), failed)
 
 
 def benchmark_epoch_s(benchmark: dict, filters: int) -> float | None:
@@ -170,4 +220,5 @@ def benchmark_speedup(m: Measured, cpu: str, filters: int, max_ratio: float) -> 
     (seconds,) = _seconds(m, cpu, "filters", [filters]).values()
     ratio = seconds / gpu_s
     shown = f"{ratio:.1f}x ({seconds:.2f} s CPU, {gpu_s:.2f} s GPU per epoch)"
-    return verdict(ratio <= max_ratio, shown + _timed(m, cpu, "CPU "))
+    failed = [] if ratio <= max_ratio else [f"the GPU is {ratio:.2f}x faster, over {max_ratio:g}x"]
+    return verdict(shown + _timed(m, cpu, "CPU "), failed)

@@ -93,7 +93,7 @@ def _cpu() -> str:
 def _table(rows: list[dict]) -> list[str]:
     lines = ["| claim | reported | lenetlab | agrees |", "|---|---|---|---|"]
     for row in rows:
-        agrees = row["agrees"] if row["agrees"] != "n/a" else f"n/a ({row['why']})"
+        agrees = f"{row['agrees']} ({row['why']})" if row["why"] else row["agrees"]
         cells = (row["claim"], row["reported"], row["measured"], agrees)
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return lines
@@ -109,10 +109,29 @@ def _paragraph(rows: list[dict]) -> str:
     for row in rows:
         if row["agrees"] == "no":
             text += f" *{row['claim']}*: the report says {row['reported']}, lenetlab measures {row['measured']}"
-            text += f"; likely cause: {row['why']}." if row["why"] else "."
+            text += f" ({row['why']})" if row["why"] else ""
+            text += f"; likely cause: {row['cause']}." if row["cause"] else "."
     missing = {r["why"] for r in rows if r["agrees"] == "n/a"}
     if missing:
         text += " Not measured: " + "; ".join(sorted(missing)) + "."
+    return text
+
+
+def study_status(record: dict) -> str:
+    """``done: 50 trials; interrupted once (after 4.1 min, at 23 trials) and resumed``, from a study's record."""
+    unit = "trials" if (record.get("command") or [""])[0] == "lenetlab.search" else "runs finished"
+    text = record["status"]
+    if record.get("progress") is not None:
+        text += f": {record['progress']} {unit}"
+    stops = record.get("interruptions") or []
+    if stops:
+        times = "once" if len(stops) == 1 else f"{len(stops)} times"
+        at = ", ".join(
+            f"after {s['after_s'] / 60:.1f} min"
+            + (f", at {s['progress']} {unit}" if s.get("progress") is not None else "")
+            for s in stops
+        )
+        text += f"; interrupted {times} ({at}) and resumed"
     return text
 
 
@@ -135,7 +154,7 @@ def write_paper(path: Path, cfg: DictConfig, rows: list[dict], timings: dict[str
     for study, t in timings.items():
         wall = f"{t['wall_s'] / 60:.1f} min" if t.get("wall_s") is not None else "-"
         command = f"`{' '.join(t['command'])}`" if t.get("command") else "-"
-        lines.append(f"| {study} | {t['status']} | {wall} | {command} |")
+        lines.append(f"| {study} | {study_status(t)} | {wall} | {command} |")
     total = sum(t.get("wall_s") or 0 for t in timings.values())
     lines += ["", f"Total wall time of the studies: {total / 60:.1f} min.", ""]
     lines += [

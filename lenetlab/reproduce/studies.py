@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from lenetlab.atomic import atomic_write_text
 from lenetlab.reproduce.claims import CHECKS, unknown_checks
 from lenetlab.resume import hydra_quoted
+from lenetlab.run_status import job_dirs, read_status
 from lenetlab.validation import ConfigError, refuse
 
 log = logging.getLogger(__name__)
@@ -113,21 +114,55 @@ def check_consistent(study: Study, study_dir: Path) -> None:
         )
 
 
-def _write_record(study: Study, study_dir: Path, status: str, wall_s: float, returncode: int | None = None) -> None:
+def progress(study: Study, study_dir: Path) -> int | None:
+    """How far the study got: a search's counted (complete or pruned) trials, a sweep's finished runs."""
+    if study.command == "search":
+        return search_trials(study_dir)
+    if study.command == "train":
+        return sum((read_status(job) or {}).get("status") == "finished" for job in job_dirs(study_dir))
+    return None
+
+
+def search_trials(study_dir: Path) -> int | None:
+    """The complete and pruned trials of the search in ``study_dir`` (its own ``study.db``), None if none started."""
+    import optuna
+
+    database = study_dir / "study.db"
+    if not database.is_file():
+        return None
+    storage = optuna.storages.RDBStorage(f"sqlite:///{database.resolve()}")
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return sum(
+        len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False, states=states))
+        for name in optuna.get_all_study_names(storage)
+    )
+
+
+def _write_record(study: Study, study_dir: Path, status: str, wall_s: float, **more) -> None:
+    """``study.json``: the command, status and wall time, how far it got, and the attempts that were interrupted."""
     record = {"study": study.name, "command": study.spec(), "status": status, "wall_s": round(wall_s, 1)}
-    record["returncode"] = returncode
+    record |= {"returncode": None, "interruptions": [], **more}
     study_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(study_dir / RECORD, json.dumps(record, indent=2) + "\n")
 
 
 def run_study(study: Study, study_dir: Path) -> str:
-    """Run (or resume) ``study`` into ``study_dir`` unless it is done; return its status (done | failed)."""
+    """Run (or resume) ``study`` into ``study_dir`` unless it is done; return its status (done | failed).
+
+    An earlier attempt that did not finish (killed, interrupted or failed) is kept in the record's
+    ``interruptions``: its wall time so far, exit status and how far it had got.
+    """
     record = read_record(study_dir) or {}
     if record.get("status") == "done":
         log.info("%s: done before (%s s), skipped", study.name, record["wall_s"])
         return "done"
     before = record.get("wall_s", 0.0)  # an interrupted attempt's time counts too
-    _write_record(study, study_dir, "started", before)
+    interruptions = record.get("interruptions", [])
+    if record:
+        stop = {"after_s": before, "returncode": record.get("returncode"), "progress": progress(study, study_dir)}
+        interruptions = [*interruptions, stop]
+        log.info("%s: resumed after %d interruption(s)", study.name, len(interruptions))
+    _write_record(study, study_dir, "started", before, interruptions=interruptions)
     start = time.monotonic()
     if study.command == "params":
         atomic_write_text(study_dir / "params.json", json.dumps(count_parameters(study.models), indent=2) + "\n")
@@ -140,9 +175,11 @@ def run_study(study: Study, study_dir: Path) -> str:
         try:
             returncode = subprocess.run(argv, env={**os.environ, "PYTHONPATH": path}, check=False).returncode
         finally:
-            _write_record(study, study_dir, "started", before + time.monotonic() - start)
+            _write_record(study, study_dir, "started", before + time.monotonic() - start, interruptions=interruptions)
     status = "done" if returncode == 0 else "failed"
-    _write_record(study, study_dir, status, before + time.monotonic() - start, returncode)
+    wall_s = before + time.monotonic() - start
+    _write_record(study, study_dir, status, wall_s, returncode=returncode, interruptions=interruptions,
+                  progress=progress(study, study_dir))  # fmt: skip
     if status == "failed":
         log.error("%s: exit status %d; run the same command again to resume it", study.name, returncode)
     return status

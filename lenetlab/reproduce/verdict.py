@@ -10,7 +10,8 @@ from lenetlab.report.runs import Run, fmt
 
 @dataclass
 class Verdict:
-    """``measured`` as lenetlab's value (errors in percent), ``agrees`` yes | no | n/a, and why when n/a."""
+    """``measured`` as lenetlab's value (errors in percent), ``agrees`` yes | no | n/a, and ``why``: for a no,
+    which part of the rule failed and by how much; for an n/a, what was not measured."""
 
     measured: str
     agrees: str
@@ -21,8 +22,14 @@ class NotMeasured(Exception):
     """Raised by a check whose data is missing; its message is the reason (``agrees`` becomes n/a)."""
 
 
-def verdict(ok: bool, measured: str) -> Verdict:
-    return Verdict(measured, "yes" if ok else "no")
+def verdict(measured: str, failed: list[str]) -> Verdict:
+    """Agrees when no part of the rule failed; otherwise ``why`` lists each failed part with its numbers."""
+    return Verdict(measured, "no" if failed else "yes", "; ".join(failed))
+
+
+def pp(value: float) -> str:
+    """0.0123 -> ``1.23 pp`` (a difference of two errors, in percentage points)."""
+    return f"{100 * value:.2f} pp"
 
 
 def pct(value: float | None) -> str:
@@ -68,11 +75,11 @@ def error_at(run: Run, epoch: int) -> float:
 
 
 def epoch_seconds(run: Run) -> float:
-    """Steady-state training seconds per whole epoch."""
+    """Steady-state training seconds per whole epoch (a run timed on part of each epoch: scaled up)."""
     seconds = run.metrics()["epoch_s"] or run.metrics()["first_epoch_s"]
     if seconds is None:
         raise NotMeasured("a run logged no epoch time")
-    return seconds
+    return seconds / run.epoch_fraction
 
 
 def listing(values: dict, show) -> str:

@@ -34,6 +34,7 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
             # no validation, so nothing to rank checkpoints by: keep last.ckpt, test the final weights
             "callbacks.model_checkpoint.save_top_k": 0,
             "trainer.max_epochs": cfg.search.final_max_epochs,
+            "trainer.limit_train_batches": cfg.search.final_limit_train_batches,
         },
         search_dir / "final",
     )

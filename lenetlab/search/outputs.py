@@ -7,12 +7,9 @@ import warnings
 from pathlib import Path
 
 import hydra
-import numpy as np
 import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
 
 from lenetlab.atomic import atomic_write_text
 from lenetlab.formats import percent
@@ -30,60 +27,21 @@ def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
 
 
 def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
-    """history.png, params.png (each parameter against the objective, log axis where log-sampled) and
-    importances.png (only once two completed trials differ), at the report's resolution; return the names written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as vis
-
+    """history.png, params.png and importances.png (see lenetlab.search.figures), each once it has something
+    to show, at the report's resolution; return the names written."""
     from lenetlab.figure_files import save_figure
+    from lenetlab.search.figures import FIGURES
 
-    logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    numeric = {
-        name: dist
-        for trial in complete
-        for name, dist in trial.distributions.items()
-        if not isinstance(dist, CategoricalDistribution)
-    }
-    plots = {"history": vis.plot_optimization_history, "params": vis.plot_slice}
-    if len({t.value for t in complete}) >= 2:
-        plots["importances"] = vis.plot_param_importances
-    else:
-        log.info("importances.png: needs two completed trials with different results (%d completed)", len(complete))
     written = []
-    for name, plot in plots.items():
+    for name, draw in FIGURES.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try:
-                axes = plot(study)
-            except (ValueError, RuntimeError) as error:  # e.g. no completed trial yet
-                log.warning("%s.png not drawn: %s", name, error)
-                continue
-        if name != "importances":
-            np.ravel(axes)[0].set_ylabel("best val/error")
-        if name == "params":
-            for ax in np.ravel(axes):
-                if ax.get_xlabel() in numeric:
-                    _show_range(ax, numeric[ax.get_xlabel()])
-        figure = np.ravel(axes)[0].figure
-        written += [path.name for path in save_figure(figure, search_dir, name, bbox_inches="tight")]
-        plt.close(figure)
+            figure = draw(study)
+        if figure is None:
+            log.info("%s.png not drawn: it needs completed trials (with two different results for importances)", name)
+            continue
+        written += [path.name for path in save_figure(figure, search_dir, name)]
     return written
-
-
-def _show_range(ax, dist: FloatDistribution | IntDistribution) -> None:
-    """The whole sampled range on the x axis (so the spread of the draws shows), integers ticked at powers of 2."""
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    ax.set_xlim(dist.low, dist.high)
-    if dist.log:
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        if isinstance(dist, IntDistribution):
-            ax.set_xticks([2**k for k in range(dist.low.bit_length() - 1, dist.high.bit_length()) if dist.low <= 2**k])
-            ax.xaxis.set_major_formatter(ScalarFormatter())
 
 
 def best_yaml(cfg: DictConfig, best: optuna.trial.FrozenTrial, values: dict, search_dir: Path) -> str:
