@@ -1,7 +1,7 @@
 """What a sweep shows in TensorBoard: jobs named by what varies, one event file each, the swept keys first in HParams."""
 
 import json
-import re
+import socket
 import subprocess
 import sys
 import time
@@ -20,36 +20,43 @@ FIXED = [
 ]
 
 
-def tensorboard_experiment(logdir, timeout: float = 90) -> dict:
-    """The HParams experiment that TensorBoard's own server gives its HParams tab for ``logdir``."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def tensorboard_experiment(logdir, tmp_path, timeout: float = 90) -> dict:
+    """The HParams experiment that TensorBoard's own server gives its HParams tab for ``logdir``.
+
+    The server gets a free port and is asked until it answers, for at most ``timeout`` seconds.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/data/plugin/hparams/experiment"
+    query = json.dumps({"experimentName": "", "includeMetrics": True}).encode()
+    log = tmp_path / "tensorboard.log"
+    with log.open("w") as output:
+        argv = ["--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"]
+        server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", *argv], stdout=output, stderr=output)
     try:
-        deadline, url = time.monotonic() + timeout, None
-        while url is None:
-            assert time.monotonic() < deadline and server.poll() is None, "TensorBoard did not start"
-            found = re.search(r"(http://127\.0\.0\.1:\d+)/", server.stderr.readline())
-            url = found and found.group(1)
-        request = urllib.request.Request(
-            f"{url}/data/plugin/hparams/experiment",
-            data=json.dumps({"experimentName": "", "includeMetrics": True}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert server.poll() is None, f"TensorBoard ended: {log.read_text()[-2000:]}"
+            request = urllib.request.Request(url, data=query, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=max(1.0, deadline - time.monotonic())) as response:
+                    return json.load(response)
+            except OSError:  # not listening yet
+                assert time.monotonic() < deadline, (
+                    f"TensorBoard did not answer in {timeout} s: {log.read_text()[-2000:]}"
+                )
+                time.sleep(0.2)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cli, tmp_path):
+def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_main, tmp_path):
     sweep = tmp_path / "sweep"
     # the grid of an experiment (model: mlp,lenet_tiny) and of the command line, with fixed overrides
     args = ["-m", "experiment=mlp_baseline", *FIXED, "optimizer.lr=0.1,0.05", f"hydra.sweep.dir={sweep}"]
-    result = run_cli("lenetlab.train", *args)
+    result = run_main("lenetlab.train", *args)
     assert result.returncode == 0, result.stderr[-3000:]
 
     jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
@@ -67,7 +74,7 @@ def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cl
         assert [step for step, _ in curves["val/error"]] == [0] and "test/error" in curves
     assert "model=mlp,optimizer.lr=0.1 " in result.stdout  # the summary names the jobs the same way
 
-    experiment = tensorboard_experiment(sweep)
+    experiment = tensorboard_experiment(sweep, tmp_path)
     infos = experiment["hparamInfos"]
     differing = [info["name"] for info in infos if info.get("differs")]
     assert sorted(differing) == ["lr", "model"]
@@ -75,7 +82,7 @@ def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cl
     assert {"filters", "params", "status"} <= {info["name"] for info in infos}
     assert [m["name"]["tag"] for m in experiment["metricInfos"]][:2] == ["val/error", "test/error"]
 
-    resumed = run_cli("lenetlab.train", *args, "resume=true")  # the same names: every job is found finished
+    resumed = run_main("lenetlab.train", *args, "resume=true")  # the same names: every job is found finished
     assert resumed.returncode == 0 and resumed.stdout.count("already finished, skipped") == 4
 
 
@@ -90,8 +97,8 @@ def test_varying_keys_follow_hydras_expansion():
 
 
 @pytest.mark.slow
-def test_a_single_job_sweep_gets_the_job_number_as_name(run_cli, tmp_path):
+def test_a_single_job_sweep_gets_the_job_number_as_name(run_main, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("lenetlab.train", "-m", *FIXED, f"hydra.sweep.dir={sweep}")
+    result = run_main("lenetlab.train", "-m", *FIXED, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]
