@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,9 @@ def python_m(monkeypatch, capsys, module: str, *args: str) -> subprocess.Complet
     environment, threads, on_sigterm = dict(os.environ), torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
     GlobalHydra.instance().clear()
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        with warnings.catch_warnings():  # a module imported by an earlier test, run again as __main__: meant here
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
