@@ -65,9 +65,9 @@ def real_mnist_root() -> Path:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def real_mnist() -> Path:
-    return real_mnist_root()
+    return real_mnist_root()  # per test, so that pytest -ra folds the skips into one line
 
 
 @pytest.fixture
