@@ -50,24 +50,44 @@ def fake_mnist(tmp_path_factory) -> Path:
     return make_fake_mnist(tmp_path_factory.mktemp("mnist"))
 
 
-def real_mnist_root() -> Path:
-    """The directory holding the real MNIST: the project's data setting, ``$LENETLAB_DATA_DIR`` else ``data/``.
-
-    Skips the test that needs it when the four files are not there (fails instead with LENETLAB_REQUIRE_DATA=1).
-    """
-    root = default_data_root()
-    raw = root / "MNIST" / "raw"
+def missing_real_mnist() -> str | None:
+    """Why the real MNIST cannot be read from the project's data setting (``$LENETLAB_DATA_DIR``, else ``data/``)."""
+    raw = default_data_root() / "MNIST" / "raw"
     if all((raw / name).is_file() for name in MNIST_FILES):
-        return root
-    message = f"real MNIST not in {raw}: `make train` downloads it there, or set {DATA_DIR_ENV}=DIR (a copy of it)"
-    if os.environ.get(REQUIRE_DATA_ENV) == "1":
-        pytest.fail(f"{message} ({REQUIRE_DATA_ENV}=1)")
-    pytest.skip(message)
+        return None
+    return f"real MNIST not in {raw}: `make train` downloads it there, or set {DATA_DIR_ENV}=DIR (a copy of it)"
+
+
+def real_mnist_root() -> Path:
+    """The directory holding the real MNIST; a failure where it is missing (reached with LENETLAB_REQUIRE_DATA=1)."""
+    if missing := missing_real_mnist():
+        pytest.fail(f"{missing} ({REQUIRE_DATA_ENV}=1)")
+    return default_data_root()
 
 
 @pytest.fixture
 def real_mnist() -> Path:
-    return real_mnist_root()  # per test, so that pytest -ra folds the skips into one line
+    return real_mnist_root()
+
+
+NOT_RUN = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what is not asked for
+def pytest_collection_modifyitems(config, items):
+    """Without the real MNIST (and without LENETLAB_REQUIRE_DATA=1) its tests are left out, in one line at the end."""
+    needing = [item for item in items if "real_mnist" in getattr(item, "fixturenames", ())]
+    missing = needing and os.environ.get(REQUIRE_DATA_ENV) != "1" and missing_real_mnist()
+    if missing:
+        items[:] = [item for item in items if item not in needing]
+        config.hook.pytest_deselected(items=needing)
+        config.stash[NOT_RUN] = f"{len(needing)} tests not run: {missing}"
+
+
+@pytest.hookimpl(trylast=True)  # the last line before pytest's counts
+def pytest_terminal_summary(terminalreporter, config):
+    if NOT_RUN in config.stash:
+        terminalreporter.write_line(config.stash[NOT_RUN], yellow=True)
 
 
 @pytest.fixture
