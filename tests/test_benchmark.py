@@ -29,6 +29,7 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow  # about ten processes, each paying the imports
+@pytest.mark.timeout(900)  # ten processes: minutes on a busy machine
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
     args = ("--val-size", "200", "--rounds", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
@@ -64,6 +65,7 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
 
 
 @pytest.mark.slow  # about twenty processes
+@pytest.mark.timeout(900)  # twenty processes
 def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
     args = (

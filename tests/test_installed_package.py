@@ -69,6 +69,7 @@ def run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.timeout(600)  # four fresh processes
 def test_the_installed_package_trains_searches_and_counts_from_any_directory(installed, fake_mnist, tmp_path):
     where = run(installed, tmp_path, "-c", "import lenetlab; print(lenetlab.__file__, lenetlab.CONF_DIR)").stdout
     module, configs = where.split()

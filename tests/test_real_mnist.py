@@ -16,6 +16,7 @@ def test_split_and_statistics_of_real_mnist(real_mnist):
     assert abs(dm.mean - 0.1307) < 0.001 and abs(dm.std - 0.3081) < 0.001
 
 
+@pytest.mark.timeout(600)  # an epoch of 55,000 images
 def test_one_epoch_of_the_default_network_reaches_97_percent(run_main, real_mnist, tmp_path):
     out = tmp_path / "run"
     args = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "callbacks.progress_bar=null"]
@@ -26,6 +27,7 @@ def test_one_epoch_of_the_default_network_reaches_97_percent(run_main, real_mnis
     assert 1 - metrics["test_error"] >= 0.97
 
 
+@pytest.mark.timeout(1200)  # three epochs with distortions
 def test_three_epochs_of_the_recipe_reach_under_one_and_a_half_percent_error(run_main, real_mnist, tmp_path):
     out = tmp_path / "run"
     args = ["experiment=recipe", "trainer.max_epochs=3", "trainer.accelerator=cpu", "callbacks.progress_bar=null"]

@@ -90,6 +90,7 @@ def test_a_study_started_with_other_settings_is_not_continued(run_main, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # every study of the lab reports, shortened
 def test_quick_profile_runs_every_study(run_main, tmp_path):
     out = tmp_path / "repro"
     result = run_main("lenetlab.reproduce", *QUICK, f"hydra.run.dir={out}")
