@@ -1,19 +1,22 @@
-"""Shared fixtures: a small synthetic MNIST written as real IDX files, and a way to run the CLI."""
+"""Shared fixtures: a small synthetic MNIST written as real IDX files, the real one, and ways to run the CLI."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lenetlab.data import DATA_DIR_ENV, MNIST_FILES, default_data_root
 from lenetlab.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(os.environ.get("LENETLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+REQUIRE_DATA_ENV = "LENETLAB_REQUIRE_DATA"  # =1 (CI): the real-data tests fail instead of skipping without MNIST
 
 # Overrides that make a run take seconds on the synthetic data set.
 FAST = [
@@ -45,6 +48,46 @@ def make_fake_mnist(root: Path, n_train: int = 1200, n_test: int = 200, seed: in
 @pytest.fixture(scope="session")
 def fake_mnist(tmp_path_factory) -> Path:
     return make_fake_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+def missing_real_mnist() -> str | None:
+    """Why the real MNIST cannot be read from the project's data setting (``$LENETLAB_DATA_DIR``, else ``data/``)."""
+    raw = default_data_root() / "MNIST" / "raw"
+    if all((raw / name).is_file() for name in MNIST_FILES):
+        return None
+    return f"real MNIST not in {raw}: `make train` downloads it there, or set {DATA_DIR_ENV}=DIR (a copy of it)"
+
+
+def real_mnist_root() -> Path:
+    """The directory holding the real MNIST; a failure where it is missing (reached with LENETLAB_REQUIRE_DATA=1)."""
+    if missing := missing_real_mnist():
+        pytest.fail(f"{missing} ({REQUIRE_DATA_ENV}=1)")
+    return default_data_root()
+
+
+@pytest.fixture
+def real_mnist() -> Path:
+    return real_mnist_root()
+
+
+NOT_RUN = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what is not asked for
+def pytest_collection_modifyitems(config, items):
+    """Without the real MNIST (and without LENETLAB_REQUIRE_DATA=1) its tests are left out, in one line at the end."""
+    needing = [item for item in items if "real_mnist" in getattr(item, "fixturenames", ())]
+    missing = needing and os.environ.get(REQUIRE_DATA_ENV) != "1" and missing_real_mnist()
+    if missing:
+        items[:] = [item for item in items if item not in needing]
+        config.hook.pytest_deselected(items=needing)
+        config.stash[NOT_RUN] = f"{len(needing)} tests not run: {missing}"
+
+
+@pytest.hookimpl(trylast=True)  # the last line before pytest's counts
+def pytest_terminal_summary(terminalreporter, config):
+    if NOT_RUN in config.stash:
+        terminalreporter.write_line(config.stash[NOT_RUN], yellow=True)
 
 
 @pytest.fixture
@@ -96,19 +139,54 @@ def bare_trainer(**settings):
     return L.Trainer(accelerator="cpu", enable_model_summary=False, **quiet, **settings)
 
 
-def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:
-    """``python -m <module> args`` in this process (seconds faster than a subprocess); return exit status and stderr."""
+@pytest.fixture
+def run_main(fake_mnist, tmp_path, monkeypatch, capsys):
+    """``run_cli`` in this process: the same call and result, without a new interpreter's seconds of imports.
+
+    For the tests of what a command does; those of what its terminal shows use ``run_cli``.
+    """
+
+    def run(module: str, *args: str, data_dir: Path | None = None, env=None) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(tmp_path)
+        for key, value in {DATA_DIR_ENV: str(data_dir or fake_mnist), "MPLBACKEND": "Agg", **(env or {})}.items():
+            monkeypatch.setenv(key, value)
+        return python_m(monkeypatch, capsys, module, *args)
+
+    return run
+
+
+def python_m(monkeypatch, capsys, module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m <module> args`` in this process; what it changed in the process (environment, threads,
+    SIGTERM handler) is put back."""
     import runpy
 
+    import torch
     from hydra.core.global_hydra import GlobalHydra
 
     monkeypatch.setattr(sys, "argv", [module, *args])
+    environment, threads, on_sigterm = dict(os.environ), torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
     GlobalHydra.instance().clear()
     try:
-        runpy.run_module(module, run_name="__main__")
+        with warnings.catch_warnings():  # a module imported by an earlier test, run again as __main__: meant here
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exit:
-        code = exit.code
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        if not isinstance(exit.code, int | None):  # sys.exit("message"), as the interpreter would show it
+            print(exit.code, file=sys.stderr)
     finally:
         GlobalHydra.instance().clear()
-    return code, capsys.readouterr().err
+        for key in os.environ.keys() - environment.keys():  # e.g. Lightning's PL_GLOBAL_SEED
+            del os.environ[key]
+        os.environ.update(environment)
+        torch.set_num_threads(threads)
+        signal.signal(signal.SIGTERM, on_sigterm)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code, captured.out, captured.err)
+
+
+def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:
+    """``python -m <module> args`` in this process (seconds faster than a subprocess); return exit status and stderr."""
+    result = python_m(monkeypatch, capsys, module, *args)
+    return result.returncode, result.stderr

@@ -20,11 +20,11 @@ def error_on_test_split(state_dict: dict, data_root) -> float:
         return (model.eval()(x).argmax(1) != y).float().mean().item()
 
 
-def test_an_ema_run_keeps_and_tests_the_averaged_weights(run_cli, fake_mnist, tmp_path):
+def test_an_ema_run_keeps_and_tests_the_averaged_weights(run_main, fake_mnist, tmp_path):
     run = tmp_path / "run"
     # a slow average over one epoch of a small learning rate: far behind the weights it averages
     args = [*FAST, "trainer.max_epochs=1", "optimizer.lr=0.01", "callbacks=ema", "callbacks.ema.decay=0.99"]
-    result = run_cli("lenetlab.train", *args, f"hydra.run.dir={run}")
+    result = run_main("lenetlab.train", *args, f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stderr[-3000:]
 
     best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)

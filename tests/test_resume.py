@@ -33,7 +33,7 @@ def as_in_a_terminal() -> None:
 
 
 def start_cli(cwd: Path, data_dir: Path, *args: str, **popen) -> subprocess.Popen:
-    """Start ``python -m lenetlab.train args`` in the background, as ``run_cli`` would run it."""
+    """Start ``python -m lenetlab.train args`` in the background, as ``run_main`` would run it."""
     env = {**os.environ, "LENETLAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     output = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
     return subprocess.Popen(
@@ -66,9 +66,9 @@ def status(job_dir: Path) -> dict:
     return json.loads((job_dir / "status.json").read_text())
 
 
-def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fake_mnist, tmp_path):
+def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_main, fake_mnist, tmp_path):
     full = tmp_path / "uninterrupted"
-    assert run_cli("lenetlab.train", *ARGS, f"hydra.run.dir={full}").returncode == 0
+    assert run_main("lenetlab.train", *ARGS, f"hydra.run.dir={full}").returncode == 0
 
     # the same command, without hydra.run.dir: a timestamped directory under outputs/runs
     process = start_cli(tmp_path, fake_mnist, *ARGS)
@@ -78,7 +78,7 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     (timer_state,) = [state for key, state in checkpoint["callbacks"].items() if key.startswith("EpochTimer")]
 
-    resumed = run_cli("lenetlab.train", *ARGS, "resume=true")
+    resumed = run_main("lenetlab.train", *ARGS, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert list(tmp_path.glob("outputs/runs/*/*")) == [run], "resume=true must continue the killed run's directory"
     restored = f"Restoring states from the checkpoint path at {run / 'checkpoints' / 'last.ckpt'}"
@@ -95,7 +95,7 @@ def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_cli, fa
     for tag in ("train/loss", "val/loss"):
         assert [v for _, v in curves[tag]] == pytest.approx([v for _, v in reference[tag]], abs=1e-5), tag
 
-    again = run_cli("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
+    again = run_main("lenetlab.train", *ARGS, "resume=true")  # a finished run is not trained again
     assert again.returncode == 0 and "already finished, skipped" in again.stdout + again.stderr
 
 
@@ -208,9 +208,9 @@ def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path):
     assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {"last.ckpt": 0o644, "status.json": 0o644}
 
 
-def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
+def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_main, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         "lenetlab.train", "-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=1e12,0.1", f"hydra.sweep.dir={sweep}"
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -222,14 +222,14 @@ def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
     assert "diverged" in result.stdout
 
 
-def test_resume_without_a_sweep_dir_continues_the_newest_sweep_of_the_same_command(run_cli, tmp_path):
+def test_resume_without_a_sweep_dir_continues_the_newest_sweep_of_the_same_command(run_main, tmp_path):
     args = ["-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.1,0.05"]
-    assert run_cli("lenetlab.train", *args).returncode == 0
+    assert run_main("lenetlab.train", *args).returncode == 0
     (sweep,) = tmp_path.glob("outputs/multirun/*/*")
     finished = {job: (job / "status.json").read_text() for job in sweep.iterdir() if (job / ".hydra").is_dir()}
     time.sleep(1.1)  # a new sweep would get a new time-stamped directory
 
-    result = run_cli("lenetlab.train", *args, "resume=true")
+    result = run_main("lenetlab.train", *args, "resume=true")
     assert result.returncode == 0, result.stderr[-3000:]
     assert list(tmp_path.glob("outputs/multirun/*/*")) == [sweep]
     assert result.stdout.count("already finished, skipped") == 2
@@ -237,7 +237,7 @@ def test_resume_without_a_sweep_dir_continues_the_newest_sweep_of_the_same_comma
 
 
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, tmp_path):
+def test_interrupted_sweep_resumes_skipping_finished_jobs(run_main, fake_mnist, tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", *FAST, "trainer.max_epochs=2", "optimizer.lr=0.1,0.05,0.02", f"hydra.sweep.dir={sweep}"]
     process = start_cli(tmp_path, fake_mnist, *args)
@@ -245,10 +245,10 @@ def test_interrupted_sweep_resumes_skipping_finished_jobs(run_cli, fake_mnist, t
     (first,) = [p.parent for p in sweep.glob("*/status.json")]
     first_files = sorted(first.rglob("*"))
 
-    refused = run_cli("lenetlab.train", *args)  # without resume=true the sweep directory is protected
+    refused = run_main("lenetlab.train", *args)  # without resume=true the sweep directory is protected
     assert refused.returncode == 2 and "already holds a sweep" in refused.stderr
 
-    result = run_cli("lenetlab.train", *args, "resume=true")
+    result = run_main("lenetlab.train", *args, "resume=true")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
     assert len(jobs) == 3
@@ -267,7 +267,7 @@ def interrupt_when(process: subprocess.Popen, ready) -> int:
     return process.wait(timeout=120)
 
 
-def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_cli, fake_mnist, tmp_path):
+def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_main, fake_mnist, tmp_path):
     run = tmp_path / "run"
     args = [*ARGS, "trainer.max_epochs=4", f"hydra.run.dir={run}"]
     process = start_cli(tmp_path, fake_mnist, *args)
@@ -278,7 +278,7 @@ def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_cli, f
     assert f"after epoch {record['last_epoch']}" in record["reason"] and "resume=true" in record["reason"]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
 
-    resumed = run_cli("lenetlab.train", *args, "resume=true")
+    resumed = run_main("lenetlab.train", *args, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert status(run)["status"] == "finished" and status(run)["metrics"]["epochs"] == 4
     for tag in EPOCH_TAGS:  # every epoch exactly once: none lost, none logged twice
@@ -286,7 +286,7 @@ def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_cli, f
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_cli, fake_mnist, tmp_path):
+def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_main, fake_mnist, tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", *ARGS, "trainer.max_epochs=6", "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={sweep}"]
     process = start_cli(tmp_path, fake_mnist, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -296,17 +296,17 @@ def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_cli, f
     assert status(sweep / "optimizer.lr=0.01")["status"] == "interrupted"
     assert "1 jobs, 0 finished or diverged, 1 failed" in output and "interrupted" in output
 
-    resumed = run_cli("lenetlab.train", *args, "resume=true")
+    resumed = run_main("lenetlab.train", *args, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "2 jobs, 2 finished" in resumed.stdout
     for job in ("optimizer.lr=0.01", "optimizer.lr=0.02"):
         assert [step for step, _ in scalars(sweep / job)["val/error"]] == [0, 1, 2, 3, 4, 5], job
 
 
-def test_last_checkpoint_holds_the_last_epoch_even_when_validation_stopped_improving(run_cli, tmp_path):
+def test_last_checkpoint_holds_the_last_epoch_even_when_validation_stopped_improving(run_main, tmp_path):
     run = tmp_path / "run"
     # a learning rate too small to change the validation error: the best epoch stays the first
-    result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=3", "optimizer.lr=1e-9", f"hydra.run.dir={run}")
+    result = run_main("lenetlab.train", *FAST, "trainer.max_epochs=3", "optimizer.lr=1e-9", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stderr[-3000:]
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)

@@ -66,11 +66,11 @@ def card_groups(tags: set[str]) -> list[str]:
     return list(dict.fromkeys(tag.split("/", 1)[0] for tag in sorted(tags)))
 
 
-def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cli, tmp_path):
+def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_main, tmp_path):
     sweep = tmp_path / "sweep"
     # the grid of an experiment (model: mlp,lenet_tiny) and of the command line, with fixed overrides
     args = ["-m", "experiment=mlp_baseline", *FIXED, "optimizer.lr=0.1,0.05", f"hydra.sweep.dir={sweep}"]
-    result = run_cli("lenetlab.train", *args)
+    result = run_main("lenetlab.train", *args)
     assert result.returncode == 0, result.stderr[-3000:]
 
     jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
@@ -110,7 +110,7 @@ def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_cl
     assert {"filters", "params", "status"} <= {info["name"] for info in infos}
     assert [m["name"]["tag"] for m in experiment["metricInfos"]][:2] == ["epoch/val_error", "test/error"]
 
-    resumed = run_cli("lenetlab.train", *args, "resume=true")  # the same names: every job is found finished
+    resumed = run_main("lenetlab.train", *args, "resume=true")  # the same names: every job is found finished
     assert resumed.returncode == 0 and resumed.stdout.count("already finished, skipped") == 4
 
 
@@ -125,8 +125,8 @@ def test_varying_keys_follow_hydras_expansion():
 
 
 @pytest.mark.slow
-def test_a_single_job_sweep_gets_the_job_number_as_name(run_cli, tmp_path):
+def test_a_single_job_sweep_gets_the_job_number_as_name(run_main, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("lenetlab.train", "-m", *FIXED, f"hydra.sweep.dir={sweep}")
+    result = run_main("lenetlab.train", "-m", *FIXED, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]

@@ -9,9 +9,9 @@ from conftest import FAST, scalars
 EPOCH_TAGS = ("train/loss", "val/loss", "val/acc", "val/error", "time/train_epoch_s")
 
 
-def test_run_logs_one_point_per_epoch_and_writes_status(run_cli, tmp_path):
+def test_run_logs_one_point_per_epoch_and_writes_status(run_main, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("lenetlab.train", *FAST, f"hydra.run.dir={out}")
+    result = run_main("lenetlab.train", *FAST, f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
 
     curves = scalars(out)
@@ -31,12 +31,12 @@ def test_run_logs_one_point_per_epoch_and_writes_status(run_cli, tmp_path):
     assert {p.name for p in (out / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
 
 
-def test_hparams_are_logged_without_placeholder_points(run_cli, tmp_path):
+def test_hparams_are_logged_without_placeholder_points(run_main, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     out = tmp_path / "run"
-    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
+    assert run_main("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
     values = {}
     for events in out.glob("events.out.tfevents.*"):
         accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
@@ -58,9 +58,9 @@ def test_hparams_are_logged_without_placeholder_points(run_cli, tmp_path):
     assert [step for step, _ in scalars(out)["val/error"]] == [0]
 
 
-def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
+def test_multirun_writes_one_directory_per_override(run_main, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         "lenetlab.train",
         "-m",
         *FAST,
@@ -77,17 +77,17 @@ def test_multirun_writes_one_directory_per_override(run_cli, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_gpu_run_trains_on_the_device_and_records_its_memory(run_cli, tmp_path):
+def test_gpu_run_trains_on_the_device_and_records_its_memory(run_main, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={out}")
+    result = run_main("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((out / "status.json").read_text())["status"] == "finished"
     assert scalars(out)["memory/gpu_peak_mb"][-1][1] > 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-def test_gpu_without_cuda_stops_with_one_clear_line(run_cli, tmp_path):
-    result = run_cli("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path / 'run'}")
+def test_gpu_without_cuda_stops_with_one_clear_line(run_main, tmp_path):
+    result = run_main("lenetlab.train", *FAST, "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto"
@@ -97,19 +97,23 @@ def test_gpu_without_cuda_stops_with_one_clear_line(run_cli, tmp_path):
 def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(monkeypatch):
     from types import SimpleNamespace
 
-    from lenetlab.callbacks import EpochTimer, process_age_s
+    from lenetlab import callbacks
 
-    monkeypatch.setattr(EpochTimer, "_process_has_trained", False)
-    first, later = EpochTimer(), EpochTimer()
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(callbacks, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    monkeypatch.setattr(callbacks, "process_age_s", lambda: 42.0)  # this process started 42 s before its first step
+    monkeypatch.setattr(callbacks.EpochTimer, "_process_has_trained", False)
+    first, later = callbacks.EpochTimer(), callbacks.EpochTimer()  # both created at 100 s
+    clock.now = 103.5
     for timer in (first, later):
         timer.on_train_batch_start(None, SimpleNamespace(device=torch.device("cpu")), None, 0)
-    assert first.startup_s == pytest.approx(process_age_s(), abs=1.0)  # process start to first step
-    assert 0 <= later.startup_s < 1.0  # a sweep's second job: from its own timer, not the process start
+    assert first.startup_s == 42.0  # the process's first run: from the process start, imports included
+    assert later.startup_s == 3.5  # a sweep's second job: from its own timer's creation
 
 
-def test_a_short_recipe_run_trains_with_every_piece_and_logs_the_usual_curves(run_cli, tmp_path):
+def test_a_short_recipe_run_trains_with_every_piece_and_logs_the_usual_curves(run_main, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("lenetlab.train", "experiment=recipe", *FAST, f"hydra.run.dir={out}")
+    result = run_main("lenetlab.train", "experiment=recipe", *FAST, f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     curves = scalars(out)
     for tag in EPOCH_TAGS:
