@@ -30,8 +30,11 @@ class DataNotFoundError(FileNotFoundError):
 
 
 def default_data_root() -> Path:
-    """``$LENETLAB_DATA_DIR`` if set, else ``data/`` at the project root."""
-    return Path(os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
+    """``$LENETLAB_DATA_DIR`` if set, else ``data/``: the checkout's, or the current directory's for an installed package."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    in_checkout = (PROJECT_ROOT / "pyproject.toml").is_file()
+    return (PROJECT_ROOT if in_checkout else Path.cwd()) / "data"
 
 
 def chosen_by(root: Path) -> str:
@@ -39,7 +42,7 @@ def chosen_by(root: Path) -> str:
     env = os.environ.get(DATA_DIR_ENV)
     if env and Path(env) == Path(root):
         return f"chosen by {DATA_DIR_ENV}={env}; data.root=DIR on the command line chooses another"
-    if Path(root) == PROJECT_ROOT / "data":
+    if Path(root) == default_data_root():
         return f"the default; choose another with export {DATA_DIR_ENV}=DIR or data.root=DIR"
     return f"chosen by data.root={root}; without data.root, export {DATA_DIR_ENV}=DIR chooses it"
 

@@ -76,14 +76,14 @@ def test_the_installed_package_trains_searches_and_counts_from_any_directory(ins
     assert Path(module).is_relative_to(installed.parents[1]) and not Path(module).is_relative_to(ROOT)
     assert Path(configs, "train.yaml").is_file()  # the configs came with the wheel
 
-    data = f"data.root={fake_mnist}"
-    run(installed, tmp_path, "-m", "lenetlab.train", *SHORT, data)
+    shutil.copytree(fake_mnist / "MNIST", tmp_path / "data" / "MNIST")  # an installed package's default: ./data
+    run(installed, tmp_path, "-m", "lenetlab.train", *SHORT)
     (trained,) = tmp_path.glob("outputs/runs/*/*")  # under the directory it was started from
     assert json.loads((trained / "status.json").read_text())["status"] == "finished"
 
     assert run(installed, tmp_path, "-m", "lenetlab.params").stdout.splitlines()[-1].split() == ["Total", "104,250"]
 
-    run(installed, tmp_path, "-m", "lenetlab.search", *SHORT, data, "search.n_trials=1", "hydra.run.dir=search")
+    run(installed, tmp_path, "-m", "lenetlab.search", *SHORT, f"data.root={fake_mnist}", "search.n_trials=1", "hydra.run.dir=search")
     assert json.loads((tmp_path / "search" / "final.json").read_text())["trial"] == 0
 
 
