@@ -40,7 +40,10 @@ def trained(fake_mnist, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
         patch.chdir(root)
-        for args in ([f"hydra.run.dir={root / 'run'}"], ["--multirun", "seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"]):
+        for args in (
+            [f"hydra.run.dir={root / 'run'}"],
+            ["--multirun", "seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"],
+        ):
             patch.setattr(sys, "argv", ["lenetlab.train", *args, *TRAIN])
             GlobalHydra.instance().clear()
             runpy.run_module("lenetlab.train", run_name="__main__")
@@ -168,3 +171,61 @@ def test_export_writes_an_onnx_model_that_agrees_with_pytorch(trained, here, mon
     with torch.inference_mode():
         expected = model(model.normalize(torch.from_numpy(pixels))).numpy()
     np.testing.assert_allclose(onnx_logits(output, pixels), expected, atol=1e-4)
+
+
+def bad_inputs(here, run) -> dict[str, tuple[str, list[str], str]]:
+    """name -> (command, arguments, what its one line says), with the files they name written in ``here``."""
+    (here / "notes.ckpt").write_text("not a checkpoint\n")
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}, "epoch": 3}, here / "other.ckpt")
+    torch.save({"fc.weight": torch.zeros(2)}, here / "weights.pt")
+    (here / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (here / "empty").mkdir()
+    model = f"checkpoint={run}"
+    return {
+        "missing path": ("evaluate", [f"checkpoint={here / 'nowhere'}"], "no such file or directory"),
+        "not a checkpoint": ("evaluate", [f"checkpoint={here / 'notes.ckpt'}"], "not a PyTorch checkpoint"),
+        "another program's checkpoint": (
+            "evaluate",
+            [f"checkpoint={here / 'other.ckpt'}"],
+            "not a lenetlab checkpoint",
+        ),
+        "plain weights": ("export", [f"checkpoint={here / 'weights.pt'}"], "not a Lightning checkpoint"),
+        "bad split": ("evaluate", [model, "split=train"], "split='train' is not accepted: expected test | val"),
+        "missing images": ("predict", [model, f"images={here / 'nowhere.png'}"], "nowhere.png"),
+        "unreadable image": ("predict", [model, f"images={here / 'broken.png'}"], "broken.png"),
+        "empty folder": ("predict", [model, f"images={here / 'empty'}"], "empty"),
+        "sweep to predict with": ("predict", [f"checkpoint={run.parent / 'sweep'}", "images=x.png"], "a sweep of 2"),
+    }
+
+
+BAD_INPUTS = [
+    "missing path",
+    "not a checkpoint",
+    "another program's checkpoint",
+    "plain weights",
+    "bad split",
+    "missing images",
+    "unreadable image",
+    "empty folder",
+    "sweep to predict with",
+]
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gets_one_line_exit_2_and_nothing_written(name, trained, here, monkeypatch, capsys):
+    command, args, says = bad_inputs(here, trained / "run")[name]
+    before = sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))
+    output = ["output=out.csv"] if command == "predict" else []
+    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args, *output)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+    assert (sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is there")
+@pytest.mark.parametrize("command", ["evaluate", "predict", "export"])
+def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, here, monkeypatch, capsys):
+    args = [f"checkpoint={trained / 'run'}", "trainer.accelerator=gpu", *(["images=x.png"] * (command == "predict"))]
+    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args)
+    assert (code, err) == (2, "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto\n")
+    assert list(here.iterdir()) == []
