@@ -7,11 +7,15 @@ import time
 from pathlib import Path
 
 import hydra
+import torch
+from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from lenetlab.atomic import atomic_write_text
 from lenetlab.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
 from lenetlab.data import MNISTDataModule
+from lenetlab.evaluation_figure import evaluation_figure
+from lenetlab.figure_files import save_figure
 from lenetlab.formats import percent
 from lenetlab.module import CheckpointError
 from lenetlab.overrides import checks_command_line
@@ -29,8 +33,8 @@ def datamodule_for(trained: Trained, cfg: DictConfig) -> MNISTDataModule:
     return MNISTDataModule(**{**trained.data, **settings})
 
 
-def evaluate(trained: Trained, cfg: DictConfig) -> dict:
-    """Score one model on ``cfg.split`` in batches; return its error, accuracy, images and seconds."""
+def evaluate(trained: Trained, cfg: DictConfig) -> tuple[dict, Figure | None]:
+    """Score one model on ``cfg.split`` in batches: its error, accuracy, images and seconds (and the figure)."""
     if cfg.split == "val" and trained.data.get("full_train"):
         raise ConfigError(
             f"split=val: {trained.path} was trained on every training image, so it has no validation images"
@@ -44,7 +48,7 @@ def evaluate(trained: Trained, cfg: DictConfig) -> dict:
     (metrics,) = score(trained.model, datamodule=data, verbose=False)
     seconds = time.perf_counter() - start
     run = read_status(trained.path.resolve().parent.parent) or {}
-    return {
+    result = {
         "checkpoint": str(trained.path),
         "split": cfg.split,
         "error": metrics[f"{cfg.split}/error"],
@@ -55,6 +59,16 @@ def evaluate(trained: Trained, cfg: DictConfig) -> dict:
         "precision": str(cfg.trainer.precision),
         "run_test_error": (run.get("metrics") or {}).get("test_error"),
     }
+    return result, figure_of(trained, data, cfg) if cfg.figures else None
+
+
+def figure_of(trained: Trained, data: MNISTDataModule, cfg: DictConfig) -> Figure:
+    """The confusion matrix and the most confidently wrong images of ``cfg.split``."""
+    pixels, labels = (t.cpu() for t in data.splits[cfg.split])
+    model = trained.model.cpu()
+    with torch.inference_mode():
+        probabilities = torch.cat([model(batch).softmax(dim=1) for batch in pixels.split(cfg.batch_size)])
+    return evaluation_figure(pixels, labels, probabilities, f"{trained.path}: {cfg.split} images")
 
 
 def write_evaluation(result: dict) -> Path:
@@ -98,9 +112,11 @@ def main(cfg: DictConfig) -> None:
         if checkpoints is None:
             raise CheckpointError("checkpoint=PATH is required: a .ckpt file, a run directory or a sweep directory")
         models = load_models(checkpoints, cfg)
-        results = [evaluate(trained, cfg) for trained in models]
-    for result in results:
+        results, figures = zip(*(evaluate(trained, cfg) for trained in models), strict=True)
+    for result, figure in zip(results, figures, strict=True):
         write_evaluation(result)
+        if figure is not None:
+            save_figure(figure, Path(result["checkpoint"]).parent, f"evaluation_{cfg.split}")
     sweep = Path(cfg.checkpoint)
     if len(results) > 1:
         print(f"{sweep}: {len(results)} models, {cfg.split} split")

@@ -75,10 +75,13 @@ def test_evaluate_a_run_gives_its_test_error_and_writes_evaluation_json(trained,
     assert list(here.iterdir()) == []  # no run directory, .hydra folder or log file
 
 
-def test_evaluate_on_the_validation_split_gives_the_best_epochs_validation_error(trained, here, monkeypatch, capsys):
+def test_evaluate_on_the_validation_split_gives_the_best_epochs_error_and_a_figure(trained, here, monkeypatch, capsys):
     run = trained / "run"
-    code, _, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val")
+    code, _, err = run_module(
+        monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val", "figures=true"
+    )
     assert code == 0, err
+    assert (run / "checkpoints" / "evaluation_val.png").stat().st_size > 10_000
     evaluations = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]
     assert evaluations["val"]["error"] == read_status(run)["metrics"]["best_val_error"]
     assert evaluations["val"]["images"] == 200
