@@ -231,3 +231,19 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, h
     code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args)
     assert (code, err) == (2, "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto\n")
     assert list(here.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_export_agrees_with_pytorch_on_the_real_test_images(tmp_path, monkeypatch, capsys):
+    from conftest import REAL_DATA
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(REAL_DATA))
+    short = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.accelerator=cpu"]
+    args = [*short, "callbacks.progress_bar=null", f"hydra.run.dir={tmp_path / 'run'}"]
+    code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *args)
+    assert code == 0, err
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={tmp_path / 'run'}")
+    assert code == 0, err
+    assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in out
+    assert (tmp_path / "run" / "checkpoints" / "best.onnx").is_file()
