@@ -17,7 +17,7 @@ from lenetlab.data import default_data_root, load_mnist
 from lenetlab.module import CheckpointError
 from lenetlab.onnx_export import export_onnx, onnx_logits
 from lenetlab.overrides import checks_command_line
-from lenetlab.validation import ConfigError
+from lenetlab.validation import ConfigError, refuse
 
 
 class ExportMismatch(RuntimeError):
@@ -80,6 +80,8 @@ def main(cfg: DictConfig) -> None:
     output = Path(cfg.output) if cfg.output else trained.path.with_suffix(".onnx")
     try:
         check = export(trained, output, pixels, cfg)
+    except ImportError as error:  # an optional package of the export extra is not installed
+        refuse(error)
     except ExportMismatch as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -15,9 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
-
-
-MNIST_SHAPE = (1, 28, 28)
+MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 
 
 class DivergedError(RuntimeError):
