@@ -5,7 +5,7 @@ import torch
 from conftest import FAST, bare_trainer, run_in_process
 from torch import nn
 
-from lenetlab.data import MNISTDataModule
+from lenetlab.data import MNISTDataModule, load_mnist
 from lenetlab.module import CheckpointError, Classifier
 from lenetlab.run_status import read_status
 
@@ -54,15 +54,18 @@ def test_a_loaded_checkpoint_tests_as_its_run_did(name, fake_mnist, tmp_path, mo
 def test_predict_step_classifies_raw_pixels_as_the_test_did(fake_mnist, tmp_path, monkeypatch, capsys):
     train_run(monkeypatch, capsys, fake_mnist, tmp_path, "model=lenet_tiny")
     model = Classifier.load_from_checkpoint(tmp_path / "checkpoints" / "best.ckpt")
-    data = MNISTDataModule(str(fake_mnist), val_size=200)
-    data.setup()
-    raw = torch.utils.data.TensorDataset(data.splits["test"][0] * data.std + data.mean)
-    batches = bare_trainer().predict(model, torch.utils.data.DataLoader(raw, batch_size=64))
+    raw = load_mnist(fake_mnist, download=False)
+    pixels = raw["test_x"].float().div(255).unsqueeze(1)  # what torchvision's ToTensor gives
+    batches = bare_trainer().predict(model, torch.utils.data.DataLoader(pixels, batch_size=64))
     probabilities = torch.cat(batches)
 
-    torch.testing.assert_close(probabilities.sum(1), torch.ones(len(raw)))
-    error = (probabilities.argmax(1) != data.splits["test"][1]).float().mean().item()
-    assert error == pytest.approx(read_status(tmp_path)["metrics"]["test_error"], abs=1 / len(raw))
+    data = MNISTDataModule(str(fake_mnist), val_size=200)  # the run's split: its normalized test images
+    data.setup()
+    with torch.inference_mode():
+        expected = model.eval()(data.splits["test"][0]).softmax(dim=1)
+    torch.testing.assert_close(probabilities, expected)
+    error = (probabilities.argmax(1) != raw["test_y"]).float().mean().item()
+    assert error == pytest.approx(read_status(tmp_path)["metrics"]["test_error"])
 
 
 def test_a_checkpoint_without_its_config_is_refused_in_one_line(tmp_path):
