@@ -138,6 +138,8 @@ class MNISTDataModule(L.LightningDataModule):
     (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels) and, with ``elastic`` > 0, an elastic
     distortion moving pixels by ``augment`` x ``elastic`` pixels (RMS), smooth over ``elastic_sigma`` pixels. The draws depend only on
     ``(seed, epoch)``, like the batch order. Validation and test batches are never distorted.
+    ``mean`` and ``std`` fix the normalization (a trained model's, ``model.hparams.mean``...) instead of
+    computing it from the training split. The arguments are saved in the checkpoints of a run.
     """
 
     def __init__(
@@ -153,17 +155,21 @@ class MNISTDataModule(L.LightningDataModule):
         download: bool = True,
         augment: float = 0.0,
         distortion: dict | None = None,
+        mean: float | None = None,
+        std: float | None = None,
     ):
         super().__init__()
+        distortion = {**DISTORTION, **(distortion or {})}  # a plain dict, saved as data
+        self.save_hyperparameters(logger=False)
         self.augment = float(augment)
-        self.distortion = {**DISTORTION, **(distortion or {})}
+        self.distortion = distortion
         self._augment_rng: tuple[int, torch.Generator] | None = None
         self.root = Path(root) if root else default_data_root()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.split_seed, self.seed = val_size, split_seed, seed
         self.full_train, self.on_device, self.download = full_train, on_device, download
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.mean = self.std = None
+        self.mean, self.std = mean, std
 
     def prepare_data(self) -> None:
         ensure_mnist(self.root, self.download)
@@ -180,7 +186,8 @@ class MNISTDataModule(L.LightningDataModule):
         if self.full_train:  # the final run of a search: all training images, no validation
             train_idx = order
         images = raw["train_x"][train_idx].float().div_(255)
-        self.mean, self.std = images.mean().item(), images.std().item()
+        if self.mean is None or self.std is None:
+            self.mean, self.std = images.mean().item(), images.std().item()
 
         def normalize(x: torch.Tensor) -> torch.Tensor:
             return x.float().div_(255).sub_(self.mean).div_(self.std).unsqueeze(1)

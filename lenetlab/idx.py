@@ -23,11 +23,11 @@ def check_idx_file(path: Path, magic: int) -> tuple[int, ...]:
     header_size = 4 + 4 * ndim
     with path.open("rb") as f:
         header = f.read(header_size)
+    # the magic number first: a small file of another kind is named for what it is, not as "too short"
+    if len(header) >= 4 and (found := struct.unpack(">i", header[:4])[0]) != magic:
+        raise IdxFormatError(f"{path}: magic number {found}, expected {magic}")
     if len(header) < header_size:
         raise IdxFormatError(f"{path}: {size} bytes, too short for an IDX header of {header_size} bytes")
-    (found,) = struct.unpack(">i", header[:4])
-    if found != magic:
-        raise IdxFormatError(f"{path}: magic number {found}, expected {magic}")
     dims = struct.unpack(f">{ndim}i", header[4:])
     expected = header_size + int(np.prod(dims))
     if size != expected:
@@ -42,3 +42,9 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(struct.pack(">i", 2048 + array.ndim))
         f.write(struct.pack(f">{array.ndim}i", *array.shape))
         f.write(array.tobytes())
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """A uint8 IDX file's contents, shaped by its header, after ``check_idx_file``."""
+    dims = check_idx_file(path, magic)
+    return np.fromfile(path, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)

@@ -1,22 +1,42 @@
-"""The LightningModule: any classifier network, cross-entropy, per-epoch curves."""
+"""The LightningModule: any classifier network, cross-entropy, per-epoch curves; a self-contained checkpoint."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch import nn
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torchmetrics.classification import MulticlassAccuracy
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
+MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 
 
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class CheckpointError(ValueError):
+    """A file that ``Classifier`` cannot be loaded from, with what to do instead."""
+
+
+def build(config: Mapping[str, Any], *args: Any) -> Any:
+    """The object a config with a ``_target_`` describes, made with ``args`` first (Hydra's instantiate).
+
+    A config marked ``_partial_`` (an optimizer's, a scheduler's) is called here with ``args``.
+    """
+    return instantiate({**config, "_partial_": False}, *args)
+
+
+def plain(config: Any) -> Any:
+    """A config as plain dicts and lists (an OmegaConf node resolved), which a checkpoint stores as data."""
+    return OmegaConf.to_container(config, resolve=True) if OmegaConf.is_config(config) else config
 
 
 def log_per_epoch(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
@@ -39,38 +59,73 @@ def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch
 
 
 class Classifier(L.LightningModule):
-    """Trains ``net`` with cross-entropy; logs one point per epoch, with the epoch as x-axis.
+    """Trains the network ``net`` describes with cross-entropy; logs one point per epoch, with the epoch as x-axis.
 
-    ``optimizer`` and ``scheduler`` are partials (Hydra ``_partial_: true``) that take the
-    parameters and the optimizer respectively. The loss is checked for NaN/inf every
-    ``finite_check_every`` steps: often enough to stop a diverged run within its epoch,
-    rarely enough not to stall the GPU queue with a host sync on every step.
-    ``channels_last`` stores the convolution weights (and so the activations) as NHWC, which
-    oneDNN's pooling and convolutions run faster on; ``compile`` wraps the network in ``torch.compile``.
-    ``label_smoothing`` applies to the training loss only: ``val/loss`` stays the plain cross-entropy,
-    comparable between runs.
+    ``net``, ``optimizer`` and ``scheduler`` are configs with a ``_target_`` (as in ``lenetlab/conf``),
+    kept as plain data in the checkpoint's hyperparameters with the rest of the arguments, so that
+    ``Classifier.load_from_checkpoint(path)`` rebuilds the trained model. The optimizer is called with
+    the parameters, the scheduler with the optimizer. ``mean`` and ``std`` are the normalization of the
+    training data (taken from the datamodule when fitting starts) and ``input_shape`` the image shape
+    (the network's ``input_shape``, else MNIST's): with them, :meth:`predict_step` classifies raw pixels.
+
+    The loss is checked for NaN/inf every ``finite_check_every`` steps: often enough to stop a diverged
+    run within its epoch, rarely enough not to stall the GPU queue with a host sync on every step.
+    ``channels_last`` stores the convolution weights (and so the activations) as NHWC, which oneDNN's
+    pooling and convolutions run faster on; ``compile`` compiles the network in place with ``torch.compile``
+    (its weights keep their names). ``label_smoothing`` applies to the training loss only: ``val/loss``
+    stays the plain cross-entropy, comparable between runs.
     """
 
     def __init__(
         self,
-        net: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        net: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
         num_classes: int = 10,
         finite_check_every: int = 10,
         compile: bool = False,
         channels_last: bool = False,
         label_smoothing: float = 0.0,
+        mean: float | None = None,
+        std: float | None = None,
+        input_shape: Sequence[int] | None = None,
     ):
         super().__init__()
+        net, optimizer, scheduler = plain(net), plain(optimizer), plain(scheduler)
+        network = build(net)
+        input_shape = list(input_shape or getattr(network, "input_shape", MNIST_SHAPE))
+        # logger=False: the run logs its own HParams entry (lenetlab.tensorboard_hparams), not these configs
+        self.save_hyperparameters(logger=False)
         if channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        self.net = torch.compile(net) if compile else net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+            network = network.to(memory_format=torch.channels_last)
+        if compile:
+            network.compile()
+        self.net = network
         self.finite_check_every = finite_check_every
         self.label_smoothing = label_smoothing
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs) -> Classifier:
+        """Lightning's ``load_from_checkpoint``; a checkpoint without the model's config is refused in one line."""
+        if isinstance(checkpoint_path, str | Path) and "net" not in kwargs:
+            hparams = torch.load(checkpoint_path, map_location="cpu", weights_only=True, mmap=True).get(
+                "hyper_parameters"
+            )
+            if not hparams or "net" not in hparams:
+                run = Path(checkpoint_path).resolve().parent.parent
+                raise CheckpointError(
+                    f"{checkpoint_path}: this checkpoint does not hold its model's config (written by an older "
+                    f"lenetlab or another program); evaluate it with: python -m lenetlab.evaluate checkpoint={run}"
+                )
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
+    def setup(self, stage: str) -> None:
+        """When fitting, record the datamodule's normalization: the checkpoints then classify raw pixels."""
+        datamodule = self.trainer.datamodule
+        if stage == "fit" and getattr(datamodule, "mean", None) is not None:
+            self.hparams.update(mean=float(datamodule.mean), std=float(datamodule.std))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -115,20 +170,33 @@ class Classifier(L.LightningModule):
         self.test_acc.reset()
         log_per_epoch(self, {"test/acc": acc, "test/error": 1 - acc})
 
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw pixels in [0, 1] (white digit on black) -> the network's input, as the training data was."""
+        if self.hparams.mean is None:
+            raise CheckpointError(
+                "this model has no normalization (mean, std): train it with a datamodule that has one"
+            )
+        return (pixels - self.hparams.mean) / self.hparams.std
+
+    def predict_step(self, batch, batch_idx: int = 0) -> torch.Tensor:
+        """Class probabilities (N x classes) of a batch of raw pixels in [0, 1] (or of ``(pixels, labels)``)."""
+        pixels = batch[0] if isinstance(batch, list | tuple) else batch
+        return F.softmax(self(self.normalize(pixels.to(self.device, self.dtype))), dim=1)
+
     def configure_optimizers(self):
         """The optimizer and its schedule, stepped after every epoch; a schedule whose length
         (``total_steps``, ``T_max``) is left null spans the run's optimizer steps and is stepped after every batch."""
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
+        optimizer = build(self.hparams.optimizer, self.parameters())
+        config = self.hparams.scheduler
+        if config is None:
             return optimizer
-        factory, interval, steps = self.scheduler_factory, "epoch", None
-        keywords = getattr(factory, "keywords", {})
-        unset = [key for key in RUN_LENGTH_KEYS if key in keywords and keywords[key] is None]
+        interval, steps = "epoch", None
+        unset = [key for key in RUN_LENGTH_KEYS if key in config and config[key] is None]
         if unset:
             steps = max(1, int(self.trainer.estimated_stepping_batches))
-            factory, interval = functools.partial(factory, **dict.fromkeys(unset, steps)), "step"
+            config, interval = {**config, **dict.fromkeys(unset, steps)}, "step"
         try:
-            scheduler = factory(optimizer)
+            scheduler = build(config, optimizer)
         except ZeroDivisionError:  # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase
             raise ValueError(
                 f"scheduler: its phases are empty over this run's {steps} optimizer steps; "

@@ -66,11 +66,10 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
 def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model)
     model = Classifier(
-        net,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        cfg.model,
+        optimizer=cfg.optimizer,
+        scheduler=cfg.scheduler if cfg.get("scheduler") else None,
         compile=cfg.get("compile", False),
         channels_last=cfg.get("channels_last", False),
         label_smoothing=cfg.get("label_smoothing", 0.0),
@@ -90,7 +89,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
     if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
         torch.set_float32_matmul_precision("high")
-    hparams = run_hparams(cfg, net, accelerator)
+    hparams = run_hparams(cfg, model.net, accelerator)
     if note := slow_bf16_note(cfg.trainer.get("precision", 32), trainer.strategy.root_device.type):
         log.warning("%s", note)
 

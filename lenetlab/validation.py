@@ -90,19 +90,24 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     epochs = cfg.trainer.get("max_epochs")
     _require(isinstance(epochs, int) and epochs >= 0, "trainer.max_epochs", epochs, "an integer >= 0")
     accelerator = cfg.trainer.get("accelerator")
-    _require(accelerator in ACCELERATORS, "trainer.accelerator", accelerator, " | ".join(ACCELERATORS))
+    check_accelerator(accelerator, check_devices)
     devices = cfg.trainer.get("devices", 1)
     gpu_index = accelerator in ("gpu", "cuda") and isinstance(devices, ListConfig | list) and len(devices) == 1
     accepted = "1, or with trainer.accelerator=gpu one GPU index such as [0] (lenetlab trains on one device)"
     _require(str(devices) == "1" or gpu_index, "trainer.devices", devices, accepted)
     precision = str(cfg.trainer.get("precision", "32"))
     _require(precision in PRECISIONS, "trainer.precision", precision, " | ".join(PRECISIONS))
-    if check_devices and accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA device visible; use cpu or auto")
 
     root = cfg.data.get("root")
     if root is not None and Path(root).exists() and not Path(root).is_dir():
         raise ConfigError(f"data.root={root!r} is a file: expected a directory holding MNIST/raw/")
+
+
+def check_accelerator(accelerator, check_devices: bool = True) -> None:
+    """``trainer.accelerator`` is one lenetlab runs on (and, with ``check_devices``, a GPU is there if asked for)."""
+    _require(accelerator in ACCELERATORS, "trainer.accelerator", accelerator, " | ".join(ACCELERATORS))
+    if check_devices and accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA device visible; use cpu or auto")
 
 
 def _fraction(value, below_one: bool = True) -> bool:

@@ -7,7 +7,6 @@ from conftest import bare_trainer
 
 from lenetlab.augment import random_affine
 from lenetlab.data import MNISTDataModule, TensorBatches
-from lenetlab.models import LeNet
 from lenetlab.module import Classifier
 
 
@@ -72,7 +71,7 @@ class RecordBatches(L.Callback):
 def fit_and_record(root, augment: float, seed: int = 0) -> tuple[dict, MNISTDataModule]:
     torch.manual_seed(0)
     data = MNISTDataModule(str(root), batch_size=50, eval_batch_size=100, val_size=200, seed=seed, augment=augment)
-    model = Classifier(LeNet(), optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
+    model = Classifier({"_target_": "lenetlab.models.LeNet"}, optimizer={"_target_": "torch.optim.SGD", "lr": 0.01})
     recorder = RecordBatches()
     trainer = bare_trainer(max_epochs=2, limit_train_batches=3, num_sanity_val_steps=0, callbacks=[recorder])
     trainer.fit(model, datamodule=data)

@@ -4,14 +4,13 @@ import torch
 from conftest import FAST, run_in_process
 
 from lenetlab.data import MNISTDataModule
-from lenetlab.models import LeNet
 from lenetlab.module import Classifier
 from lenetlab.run_status import read_status
 
 
 def error_on_test_split(state_dict: dict, data_root) -> float:
     """The test error of the lab's LeNet with these weights, on the run's data."""
-    model = Classifier(LeNet(), optimizer=torch.optim.SGD)
+    model = Classifier({"_target_": "lenetlab.models.LeNet"}, optimizer={"_target_": "torch.optim.SGD", "lr": 0.1})
     model.load_state_dict(state_dict)
     data = MNISTDataModule(root=str(data_root), val_size=200)
     data.setup()

@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from functools import partial
 
 import pytest
 import torch
 from conftest import ROOT
 
-from lenetlab.models import LeNet
 from lenetlab.module import Classifier
 from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 
@@ -99,10 +97,10 @@ def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, 
 
 def test_channels_last_changes_the_layout_not_the_result():
     torch.manual_seed(0)
-    net = LeNet()
-    plain = Classifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.1))
-    plain.net.load_state_dict(net.state_dict())
-    nhwc = Classifier(net, optimizer=partial(torch.optim.SGD, lr=0.1), channels_last=True)
+    lenet, sgd = {"_target_": "lenetlab.models.LeNet"}, {"_target_": "torch.optim.SGD", "lr": 0.1}
+    plain = Classifier(lenet, optimizer=sgd)
+    nhwc = Classifier(lenet, optimizer=sgd, channels_last=True)
+    nhwc.net.load_state_dict(plain.net.state_dict())
     assert nhwc.net[3].weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.net[3].weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(8, 1, 28, 28)

@@ -6,7 +6,6 @@ import lightning as L
 import pytest
 from conftest import bare_trainer
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 from lenetlab import CONF_DIR
 from lenetlab.data import MNISTDataModule
@@ -28,11 +27,7 @@ class RecordLR(L.Callback):
 def lrs_of(fake_mnist, *overrides: str) -> tuple[list[float], object]:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["model=lenet_tiny", *overrides])
-    model = Classifier(
-        instantiate(cfg.model),
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.scheduler else None,
-    )
+    model = Classifier(cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler or None)
     recorder = RecordLR()
     trainer = bare_trainer(max_epochs=EPOCHS, limit_train_batches=BATCHES, limit_val_batches=0, callbacks=[recorder])
     trainer.fit(model, datamodule=MNISTDataModule(str(fake_mnist), batch_size=50, val_size=200))

@@ -1,0 +1,90 @@
+"""A trained network as an ONNX model that takes raw pixels, and onnxruntime to run it.
+
+The model's input ``pixels`` is N x 1 x 28 x 28 in [0, 1] (any N), as ``lenetlab.images.load_images``
+gives them; its output ``logits`` is N x classes. The training set's normalization is part of the graph.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from torch import nn
+
+from lenetlab.atomic import atomic_file
+
+INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
+INSTALL = 'pip install "lenetlab[export]"'
+
+
+class Normalized(nn.Module):
+    """``net((pixels - mean) / std)``: raw pixels in, the network's logits out."""
+
+    def __init__(self, net: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.net, self.mean, self.std = net, float(mean), float(std)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net((pixels - self.mean) / self.std)
+
+
+def export_onnx(
+    net: nn.Module, mean: float, std: float, path: str | Path, input_shape: Sequence[int] = (1, 28, 28)
+) -> Path:
+    """Write ``net`` with its input normalization as an ONNX model at ``path`` (replaced atomically); return it.
+
+    ``net`` may be in channels_last memory format or compiled in place: what is exported is its eager
+    ``forward``, in eval mode (the mode it was in is restored).
+    """
+    for package in ("onnx", "onnxscript"):  # what torch's exporter needs
+        _require(package)
+    path = Path(path)
+    parameter = next(net.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    example = torch.rand(2, *input_shape, device=device)  # a batch of 1 would be taken for a fixed size
+    training = net.training
+    try:
+        program = torch.onnx.export(
+            Normalized(net, mean, std).eval(),
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch")}},
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    finally:
+        net.train(training)
+    with atomic_file(path, "wb") as f:
+        f.write(program.model_proto.SerializeToString())
+    return path
+
+
+def onnx_logits(path: str | Path, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The logits of the ONNX model at ``path`` for raw pixels ``images`` (N x 1 x 28 x 28, float32 in [0, 1]).
+
+    Runs onnxruntime on the CPU, ``batch_size`` images at a time, so that memory stays bounded for any N.
+    """
+    onnxruntime = _require("onnxruntime")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = np.asarray(images, dtype=np.float32)
+    batches = [
+        session.run([OUTPUT_NAME], {INPUT_NAME: images[start : start + batch_size]})[0]
+        for start in range(0, len(images), batch_size)
+    ]
+    if not batches:
+        return np.zeros((0, session.get_outputs()[0].shape[1]), dtype=np.float32)
+    return np.concatenate(batches)
+
+
+def _require(package: str) -> ModuleType:
+    """Import an optional dependency of the export, or say in one line how to install it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise ImportError(f"ONNX export needs the {package} package: {INSTALL}") from None

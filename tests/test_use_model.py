@@ -1,0 +1,249 @@
+"""Using a trained model: ``python -m lenetlab.evaluate``, ``.predict`` and ``.export`` on runs of the synthetic data."""
+
+import csv
+import json
+import runpy
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST
+from hydra.core.global_hydra import GlobalHydra
+
+from lenetlab.idx import write_idx
+from lenetlab.module import Classifier
+from lenetlab.run_status import read_status
+
+# one epoch of five batches: a model that still gets some test images wrong
+TRAIN = [*FAST, "model=lenet_tiny", "trainer.max_epochs=1", "trainer.limit_train_batches=5", "optimizer.lr=0.1"]
+
+
+def run_module(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str, str]:
+    """``python -m <module> args`` in this process; its exit status, stdout and stderr."""
+    monkeypatch.setattr(sys, "argv", [module, *args])
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_module(module, run_name="__main__")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        GlobalHydra.instance().clear()
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(fake_mnist, tmp_path_factory):
+    """A finished run and a two-job sweep of it, trained once for the module's tests."""
+    root = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+        patch.chdir(root)
+        for args in (
+            [f"hydra.run.dir={root / 'run'}"],
+            ["--multirun", "seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"],
+        ):
+            patch.setattr(sys, "argv", ["lenetlab.train", *args, *TRAIN])
+            GlobalHydra.instance().clear()
+            runpy.run_module("lenetlab.train", run_name="__main__")
+    GlobalHydra.instance().clear()
+    return root
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch, fake_mnist):
+    """Commands run in an empty directory, on the synthetic data."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    return tmp_path
+
+
+def test_evaluate_a_run_gives_its_test_error_and_writes_evaluation_json(trained, here, monkeypatch, capsys):
+    run = trained / "run"
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "batch_size=64")
+    assert code == 0, err
+    test_error = read_status(run)["metrics"]["test_error"]
+    assert 0 < test_error < 0.9
+    evaluation = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]["test"]
+    assert evaluation["error"] == test_error
+    assert (evaluation["images"], evaluation["accelerator"]) == (200, "cpu")
+    assert out == (
+        f"{run / 'checkpoints' / 'best.ckpt'}: test error {100 * test_error:.2f}%, "
+        f"accuracy {100 * (1 - test_error):.2f}%, 200 images, {evaluation['seconds']:.1f} s\n"
+    )
+    assert list(here.iterdir()) == []  # no run directory, .hydra folder or log file
+
+
+def test_evaluate_on_the_validation_split_gives_the_best_epochs_error_and_a_figure(trained, here, monkeypatch, capsys):
+    run = trained / "run"
+    code, _, err = run_module(
+        monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val", "figures=true"
+    )
+    assert code == 0, err
+    assert (run / "checkpoints" / "evaluation_val.png").stat().st_size > 10_000
+    evaluations = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]
+    assert evaluations["val"]["error"] == read_status(run)["metrics"]["best_val_error"]
+    assert evaluations["val"]["images"] == 200
+
+
+def test_evaluate_a_sweep_scores_every_job_in_a_table(trained, here, monkeypatch, capsys):
+    sweep = trained / "sweep"
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={sweep}")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"{sweep}: 2 models, test split"
+    assert lines[1].split() == ["job", "test", "error", "accuracy", "images", "seconds"]
+    for job, line in zip(("seed=0", "seed=1"), lines[2:], strict=True):
+        test_error = read_status(sweep / job)["metrics"]["test_error"]
+        assert line.split()[:2] == [job, f"{100 * test_error:.2f}%"]
+        evaluation = json.loads((sweep / job / "checkpoints" / "evaluation.json").read_text())
+        assert evaluation["best.ckpt"]["test"]["error"] == test_error
+
+
+def test_a_checkpoint_from_before_hyperparameters_is_evaluated_from_its_run(trained, here, monkeypatch, capsys):
+    import shutil
+
+    run = here / "old_run"
+    shutil.copytree(trained / "run", run, ignore=shutil.ignore_patterns("evaluation.json"))
+    best = run / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(best, weights_only=True)
+    del checkpoint["hyper_parameters"], checkpoint["datamodule_hyper_parameters"]
+    # as a compiled run saved them before the network was compiled in place
+    checkpoint["state_dict"] = {k.replace("net.", "net._orig_mod.", 1): v for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, best)
+
+    code, _, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}")
+    assert code == 0, err
+    evaluation = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]["test"]
+    assert evaluation["error"] == read_status(run)["metrics"]["test_error"]
+
+
+def known_test_images(fake_mnist, n: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` synthetic test images (uint8) and their labels."""
+    from lenetlab.data import load_mnist
+
+    data = load_mnist(fake_mnist, download=False)
+    return data["test_x"][:n].numpy(), data["test_y"][:n].numpy()
+
+
+def test_predict_classifies_png_files_and_an_idx_file_alike(trained, here, fake_mnist, monkeypatch, capsys):
+    from PIL import Image
+
+    images, labels = known_test_images(fake_mnist)
+    folder = here / "digits"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"digit_{i:02d}.png")
+    write_idx(here / "digits-idx3-ubyte", images)
+    run = trained / "run"
+
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.predict", f"checkpoint={run}", f"images={folder}")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["file", "digit", "probability"] and len(lines) == 1 + len(images)
+    code, _, err = run_module(
+        monkeypatch, capsys, "lenetlab.predict", f"checkpoint={run}", f"images={here / 'digits-idx3-ubyte'}",
+        "output=preds.csv",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader((here / "preds.csv").open()))
+    digits = [int(row["digit"]) for row in rows]
+    assert [int(line.split()[1]) for line in lines[1:]] == digits  # PNG files and IDX images: the same answers
+    assert np.mean(np.array(digits) == labels) >= 0.5  # and mostly the right ones
+    for row in rows:
+        probabilities = [float(row[f"p{c}"]) for c in range(10)]
+        assert sum(probabilities) == pytest.approx(1, abs=1e-4)
+        assert float(row["probability"]) == max(probabilities)
+
+
+def test_export_writes_an_onnx_model_that_agrees_with_pytorch(trained, here, monkeypatch, capsys):
+    from lenetlab.onnx_export import onnx_logits
+
+    run, output = trained / "run", here / "lenet.onnx"
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={run}", f"output={output}")
+    assert code == 0, err
+    assert out.startswith(f"{run / 'checkpoints' / 'best.ckpt'} -> {output}: onnxruntime gives the same digits")
+    assert "on 200 test images" in out
+    assert [p.name for p in here.iterdir()] == ["lenet.onnx"]  # no staging file left behind
+    # raw pixels go in: the normalization is inside the graph, and the batch size is free
+    pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
+    model = Classifier.load_from_checkpoint(run / "checkpoints" / "best.ckpt").eval()
+    with torch.inference_mode():
+        expected = model(model.normalize(torch.from_numpy(pixels))).numpy()
+    np.testing.assert_allclose(onnx_logits(output, pixels), expected, atol=1e-4)
+
+
+def bad_inputs(here, run) -> dict[str, tuple[str, list[str], str]]:
+    """name -> (command, arguments, what its one line says), with the files they name written in ``here``."""
+    (here / "notes.ckpt").write_text("not a checkpoint\n")
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}, "epoch": 3}, here / "other.ckpt")
+    torch.save({"fc.weight": torch.zeros(2)}, here / "weights.pt")
+    (here / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (here / "empty").mkdir()
+    model = f"checkpoint={run}"
+    return {
+        "missing path": ("evaluate", [f"checkpoint={here / 'nowhere'}"], "no such file or directory"),
+        "not a checkpoint": ("evaluate", [f"checkpoint={here / 'notes.ckpt'}"], "not a PyTorch checkpoint"),
+        "another program's checkpoint": (
+            "evaluate",
+            [f"checkpoint={here / 'other.ckpt'}"],
+            "not a lenetlab checkpoint",
+        ),
+        "plain weights": ("export", [f"checkpoint={here / 'weights.pt'}"], "not a Lightning checkpoint"),
+        "bad split": ("evaluate", [model, "split=train"], "split='train' is not accepted: expected test | val"),
+        "missing images": ("predict", [model, f"images={here / 'nowhere.png'}"], "nowhere.png"),
+        "unreadable image": ("predict", [model, f"images={here / 'broken.png'}"], "broken.png"),
+        "empty folder": ("predict", [model, f"images={here / 'empty'}"], "empty"),
+        "sweep to predict with": ("predict", [f"checkpoint={run.parent / 'sweep'}", "images=x.png"], "a sweep of 2"),
+    }
+
+
+BAD_INPUTS = [
+    "missing path",
+    "not a checkpoint",
+    "another program's checkpoint",
+    "plain weights",
+    "bad split",
+    "missing images",
+    "unreadable image",
+    "empty folder",
+    "sweep to predict with",
+]
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gets_one_line_exit_2_and_nothing_written(name, trained, here, monkeypatch, capsys):
+    command, args, says = bad_inputs(here, trained / "run")[name]
+    before = sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))
+    output = ["output=out.csv"] if command == "predict" else []
+    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args, *output)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+    assert (sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is there")
+@pytest.mark.parametrize("command", ["evaluate", "predict", "export"])
+def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, here, monkeypatch, capsys):
+    args = [f"checkpoint={trained / 'run'}", "trainer.accelerator=gpu", *(["images=x.png"] * (command == "predict"))]
+    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args)
+    assert (code, err) == (2, "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto\n")
+    assert list(here.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_export_agrees_with_pytorch_on_the_real_test_images(tmp_path, monkeypatch, capsys):
+    from conftest import REAL_DATA
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(REAL_DATA))
+    short = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.accelerator=cpu"]
+    args = [*short, "callbacks.progress_bar=null", f"hydra.run.dir={tmp_path / 'run'}"]
+    code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *args)
+    assert code == 0, err
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={tmp_path / 'run'}")
+    assert code == 0, err
+    assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in out
+    assert (tmp_path / "run" / "checkpoints" / "best.onnx").is_file()
