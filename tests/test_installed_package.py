@@ -83,7 +83,16 @@ def test_the_installed_package_trains_searches_and_counts_from_any_directory(ins
 
     assert run(installed, tmp_path, "-m", "lenetlab.params").stdout.splitlines()[-1].split() == ["Total", "104,250"]
 
-    run(installed, tmp_path, "-m", "lenetlab.search", *SHORT, f"data.root={fake_mnist}", "search.n_trials=1", "hydra.run.dir=search")
+    run(
+        installed,
+        tmp_path,
+        "-m",
+        "lenetlab.search",
+        *SHORT,
+        f"data.root={fake_mnist}",
+        "search.n_trials=1",
+        "hydra.run.dir=search",
+    )
     assert json.loads((tmp_path / "search" / "final.json").read_text())["trial"] == 0
 
 
