@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_DATA
 from PIL import Image, ImageDraw
 
 from lenetlab.idx import write_idx
@@ -169,10 +168,8 @@ def test_a_path_without_readable_images_is_refused_in_one_line(kind, test_digits
 
 
 @pytest.mark.slow
-def test_every_real_mnist_test_image_saved_as_png_comes_back_exactly(tmp_path):
-    raw = REAL_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
-    if not raw.is_file():
-        pytest.fail(f"real MNIST not found under {REAL_DATA}: set LENETLAB_DATA_DIR")
+def test_every_real_mnist_test_image_saved_as_png_comes_back_exactly(real_mnist, tmp_path):
+    raw = real_mnist / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     names, pixels = load_images(raw)
     assert len(names) == 10_000
     for i, image in enumerate(pixels[:, 0]):

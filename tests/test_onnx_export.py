@@ -11,7 +11,6 @@ from contextlib import redirect_stderr, redirect_stdout
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_DATA
 
 from lenetlab.models import MLP, LeNet
 from lenetlab.onnx_export import export_onnx, onnx_logits
@@ -118,13 +117,11 @@ def test_without_the_export_extra_the_error_says_how_to_install_it(monkeypatch, 
 
 
 @pytest.mark.slow
-def test_on_the_real_test_set_onnx_and_torch_agree_on_every_image(tmp_path):
+def test_on_the_real_test_set_onnx_and_torch_agree_on_every_image(real_mnist, tmp_path):
     from torchvision.datasets import MNIST
 
-    if not (REAL_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
-        pytest.fail(f"real MNIST not found under {REAL_DATA}: set LENETLAB_DATA_DIR")
     torch.manual_seed(0)
-    train, test = MNIST(REAL_DATA, train=True), MNIST(REAL_DATA, train=False)
+    train, test = MNIST(real_mnist, train=True), MNIST(real_mnist, train=False)
     net = LeNet()
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     for batch in torch.arange(6000).split(100):  # briefly trained: confident logits, as a real model's are

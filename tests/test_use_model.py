@@ -234,11 +234,9 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, h
 
 
 @pytest.mark.slow
-def test_export_agrees_with_pytorch_on_the_real_test_images(tmp_path, monkeypatch, capsys):
-    from conftest import REAL_DATA
-
+def test_export_agrees_with_pytorch_on_the_real_test_images(real_mnist, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LENETLAB_DATA_DIR", str(REAL_DATA))
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(real_mnist))
     short = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.accelerator=cpu"]
     args = [*short, "callbacks.progress_bar=null", f"hydra.run.dir={tmp_path / 'run'}"]
     code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *args)
