@@ -102,7 +102,7 @@ def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(m
     monkeypatch.setattr(EpochTimer, "_process_has_trained", False)
     first, later = EpochTimer(), EpochTimer()
     for timer in (first, later):
-        timer.on_train_batch_start(None, SimpleNamespace(device=torch.device("cpu")), None, 0)
+        timer.on_train_epoch_start(None, SimpleNamespace(device=torch.device("cpu")))
     assert first.startup_s == pytest.approx(process_age_s(), abs=1.0)  # process start to first step
     assert 0 <= later.startup_s < 1.0  # a sweep's second job: from its own timer, not the process start
 
