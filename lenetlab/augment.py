@@ -49,7 +49,7 @@ def distort(
 ) -> torch.Tensor:
     """``random_affine`` given its draws: ``u`` (N x 4, uniform in [0, 1)) and, for ``elastic`` > 0, ``noise``
     (2N x 1 x H x W, standard normal)."""
-    n, _, height, width = x.shape
+    height, width = x.shape[-2:]
     u = u.mul(2).sub_(1)  # in [-1, 1)
     angle = u[:, 0] * math.radians(rotation)
     zoom = 1 + u[:, 1] * scale

@@ -51,7 +51,7 @@ if [ "$DRY_RUN" = 1 ]; then
     STUDY=(trainer.max_epochs=1 trainer.limit_train_batches=3 data.val_size=200)
 else
     DEVICE=cuda ACCELERATOR=gpu SLOWER=1
-    BENCH=(--rounds 2 --limit-batches 300)
+    BENCH=(--rounds 2 --limit-batches 200)
     PROFILE=(--steps 50 --warmup 100)
     STUDY=()
 fi
@@ -70,34 +70,34 @@ export -f versions
 export PY ROOT
 
 printf 'part\texit_status\twall_s\n' > "$OUT/parts.tsv"
-# part NAME LIMIT_S COMMAND...: COMMAND under `timeout`, its output in OUT/NAME.txt, its exit status and
+# part NAME LIMIT_S COMMAND...: COMMAND under `timeout`, its output in OUT/NAME.log, its exit status and
 # wall time (124: timed out) a line of OUT/parts.tsv
 part() {
     local name="$1" limit=$(($2 * SLOWER)) start status
     shift 2
     start=$(date +%s%N)
-    echo "== $name (at most $limit s): $*" | tee "$OUT/$name.txt"
-    timeout --kill-after=10 "$limit" "$@" >> "$OUT/$name.txt" 2>&1
+    echo "== $name (at most $limit s): $*" | tee "$OUT/$name.log"
+    timeout --kill-after=10 "$limit" "$@" >> "$OUT/$name.log" 2>&1
     status=$?
     awk -v name="$name" -v status="$status" -v ns="$(($(date +%s%N) - start))" \
         'BEGIN { printf "%s\t%s\t%.1f\n", name, status, ns / 1e9 }' | tee -a "$OUT/parts.tsv"
 }
 
-# at most 20 + 80 + 60 + 110 + 120 + 90 s = 8 min in all (the limits; they usually take less)
-part versions 20 bash -c versions
+# at most 30 + 60 + 50 + 120 + 120 + 100 s = 8 min in all (the limits; the parts usually take less)
+part versions 30 bash -c versions
 # the tests that run only where CUDA is (on the CPU: skipped, with their reason)
-part gpu_tests 80 "$PY" -m pytest -q -rs -p no:cacheprovider -m "slow or not slow" \
+part gpu_tests 60 "$PY" -m pytest -q -rs -p no:cacheprovider -m "slow or not slow" \
     tests/test_train.py::test_gpu_run_trains_on_the_device_and_records_its_memory \
     tests/test_augment.py::test_distortions_run_on_the_gpu
 # 50 steady training steps of the default run, eager and compiled with CUDA graphs; both epoch times
-part profile_eager 60 "$PY" scripts/profile_step.py "$OUT" --compile false "${PROFILE[@]}" \
+part profile_eager 50 "$PY" scripts/profile_step.py "$OUT" --compile false "${PROFILE[@]}" \
     "trainer.accelerator=$ACCELERATOR"
-part profile_reduce-overhead 110 "$PY" scripts/profile_step.py "$OUT" --compile reduce-overhead "${PROFILE[@]}" \
+part profile_reduce-overhead 120 "$PY" scripts/profile_step.py "$OUT" --compile reduce-overhead "${PROFILE[@]}" \
     "trainer.accelerator=$ACCELERATOR"
 # lenetlab beside the plain loop, and the tiny network's pair (what `lenetlab.reproduce gpu_results=OUT` reads)
 part benchmark 120 "$PY" scripts/benchmark.py --device "$DEVICE" --tiny "${BENCH[@]}" --json "$OUT/benchmark_$DEVICE.json"
 # the 20-epoch learning-rate study, its four jobs side by side (joblib); its wall time is in parts.tsv
-part learning_rate 90 "$PY" -m lenetlab.train -m experiment=learning_rate hydra/launcher=joblib \
+part learning_rate 100 "$PY" -m lenetlab.train -m experiment=learning_rate hydra/launcher=joblib \
     "trainer.accelerator=$ACCELERATOR" callbacks.progress_bar=null "hydra.sweep.dir=$OUT/learning_rate" "${STUDY[@]}"
 
 echo "results: $OUT"

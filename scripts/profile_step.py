@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50, help="training steps profiled (default: 50)")
     parser.add_argument("--warmup", type=int, default=100, help="steps of epoch 1 before them (default: 100)")
     parser.add_argument("overrides", nargs="*", help="lenetlab.train overrides, e.g. trainer.accelerator=gpu")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come after the options
     args.out.mkdir(parents=True, exist_ok=True)
     times_file = args.out / "epoch_times.json"  # another invocation's modes stay in it
     times = json.loads(times_file.read_text()) if times_file.is_file() else {}
