@@ -44,14 +44,16 @@ if ! "$PY" -c "import lenetlab.train" 2>/dev/null; then
 fi
 
 if [ "$DRY_RUN" = 1 ]; then
-    DEVICE=cpu ACCELERATOR=cpu SLOWER=4  # a CPU shared with other work: longer limits
+    DEVICE=cpu ACCELERATOR=cpu SLOWER=6  # a CPU, maybe shared with other work: longer limits
     # tiny sizes: a few batches per epoch, a tiny network for the profiles (quick to compile)
     BENCH=(--rounds 1 --limit-batches 3 --val-size 200)
+    OPTIMIZERS=(--steps 2 --rounds 1)
     PROFILE=(--steps 3 --warmup 2 model=mlp "model.hidden=[8]" trainer.limit_train_batches=6 data.val_size=200)
     STUDY=(trainer.max_epochs=1 trainer.limit_train_batches=3 data.val_size=200)
 else
     DEVICE=cuda ACCELERATOR=gpu SLOWER=1
     BENCH=(--rounds 2 --limit-batches 200)
+    OPTIMIZERS=(--steps 100 --rounds 2)
     PROFILE=(--steps 50 --warmup 100)
     STUDY=()
 fi
@@ -83,7 +85,7 @@ part() {
         'BEGIN { printf "%s\t%s\t%.1f\n", name, status, ns / 1e9 }' | tee -a "$OUT/parts.tsv"
 }
 
-# at most 30 + 60 + 50 + 120 + 120 + 100 s = 8 min in all (the limits; the parts usually take less)
+# at most 30 + 60 + 50 + 120 + 100 + 20 + 100 s = 8 min in all (the limits; the parts usually take less)
 part versions 30 bash -c versions
 # the tests that run only where CUDA is (on the CPU: skipped, with their reason)
 part gpu_tests 60 "$PY" -m pytest -q -rs -p no:cacheprovider -m "slow or not slow" \
@@ -95,7 +97,9 @@ part profile_eager 50 "$PY" scripts/profile_step.py "$OUT" --compile false "${PR
 part profile_reduce-overhead 120 "$PY" scripts/profile_step.py "$OUT" --compile reduce-overhead "${PROFILE[@]}" \
     "trainer.accelerator=$ACCELERATOR"
 # lenetlab beside the plain loop, and the tiny network's pair (what `lenetlab.reproduce gpu_results=OUT` reads)
-part benchmark 120 "$PY" scripts/benchmark.py --device "$DEVICE" --tiny "${BENCH[@]}" --json "$OUT/benchmark_$DEVICE.json"
+part benchmark 100 "$PY" scripts/benchmark.py --device "$DEVICE" --tiny "${BENCH[@]}" --json "$OUT/benchmark_$DEVICE.json"
+# SGD and Adam: the for-loop, foreach and fused implementations (what optimizer.fused / foreach should default to)
+part optimizers 20 "$PY" scripts/benchmark_optimizers.py --device "$DEVICE" "${OPTIMIZERS[@]}"
 # the 20-epoch learning-rate study, its four jobs side by side (joblib); its wall time is in parts.tsv
 part learning_rate 100 "$PY" -m lenetlab.train -m experiment=learning_rate hydra/launcher=joblib \
     "trainer.accelerator=$ACCELERATOR" callbacks.progress_bar=null "hydra.sweep.dir=$OUT/learning_rate" "${STUDY[@]}"

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
-PARTS = ["versions", "gpu_tests", "profile_eager", "profile_reduce-overhead", "benchmark", "learning_rate"]
+PARTS = ["versions", "gpu_tests", "profile_eager", "profile_reduce-overhead", "benchmark", "optimizers", "learning_rate"]
 
 
 @pytest.mark.slow
@@ -19,7 +19,7 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     out = tmp_path / "gpu_check"
     env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist)}
     result = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run", str(out)], env=env, capture_output=True, text=True, timeout=1800
+        ["bash", str(SCRIPT), "--dry-run", str(out)], env=env, capture_output=True, text=True, timeout=3600
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -37,6 +37,7 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     times = json.loads((out / "epoch_times.json").read_text())
     assert set(times) == {"eager", "reduce-overhead"}
     assert all(t["status"] == "finished" and t["steady_epoch_s"] > 0 for t in times.values())
+    assert "SGD: fastest " in (out / "optimizers.log").read_text()
     bench = json.loads((out / "benchmark_cpu.json").read_text())
     assert {"lenetlab", "plain", "lenetlab_tiny", "plain_tiny"} <= set(bench["16"]["32"])
     jobs = sorted(p.parent.name for p in (out / "learning_rate").glob("*/status.json"))

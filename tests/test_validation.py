@@ -48,10 +48,6 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("channels_last=maybe", "channels_last='maybe' is not accepted: expected auto | true | false"),
         ("optimizer.fused=yes", "optimizer.fused='yes' is not accepted: expected null (torch's choice) | true | false"),
         (
-            "optimizer.foreach=true",
-            "optimizer.foreach=True is not accepted: expected false or null while optimizer.fused is true",
-        ),
-        (
             "ckpt_path=run/checkpoints/lst.ckpt",
             "ckpt_path='run/checkpoints/lst.ckpt' is not a file: expected a checkpoint",
         ),
