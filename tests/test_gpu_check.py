@@ -11,7 +11,15 @@ import pytest
 from conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
-PARTS = ["versions", "gpu_tests", "profile_eager", "profile_reduce-overhead", "benchmark", "optimizers", "learning_rate"]
+PARTS = [
+    "versions",
+    "gpu_tests",
+    "profile_eager",
+    "profile_reduce-overhead",
+    "benchmark",
+    "optimizers",
+    "learning_rate",
+]
 
 
 @pytest.mark.slow
