@@ -56,13 +56,12 @@ class EpochTimer(L.Callback):
             torch.cuda.reset_peak_memory_stats(pl_module.device)
         self._fit_start = time.perf_counter()
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        # the first epoch's start stands for its first step's, so that no hook runs per batch
         if not self._started:
             first = not EpochTimer._process_has_trained
             self.startup_s = process_age_s() if first else time.perf_counter() - self._created
             self._started = EpochTimer._process_has_trained = True
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
         _synchronize(pl_module.device)
         self._epoch_start = time.perf_counter()
 

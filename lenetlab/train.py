@@ -23,7 +23,7 @@ from lenetlab.hparams import config_hparams
 from lenetlab.interrupt import EXIT_INTERRUPTED, interrupted_reason, sigterm_as_interrupt
 from lenetlab.launchers import set_job_threads
 from lenetlab.models import count_parameters
-from lenetlab.module import Classifier, DivergedError
+from lenetlab.module import Classifier, DivergedError, channels_last_for
 from lenetlab.overrides import checks_command_line
 from lenetlab.precision import slow_bf16_note
 from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
@@ -66,14 +66,6 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
 def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
-    model = Classifier(
-        cfg.model,
-        optimizer=cfg.optimizer,
-        scheduler=cfg.scheduler if cfg.get("scheduler") else None,
-        compile=cfg.get("compile", False),
-        channels_last=cfg.get("channels_last", False),
-        label_smoothing=cfg.get("label_smoothing", 0.0),
-    )
     ckpt_path = resume_checkpoint(cfg, out)
     # a resumed run drops the points its interrupted predecessor logged after the checkpoint
     resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
@@ -84,13 +76,22 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     trainer: L.Trainer = instantiate(
         cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()], enable_progress_bar=show_bar
     )
+    device_type = trainer.strategy.root_device.type
+    model = Classifier(
+        cfg.model,
+        optimizer=cfg.optimizer,
+        scheduler=cfg.scheduler if cfg.get("scheduler") else None,
+        compile=cfg.get("compile", False),
+        channels_last=channels_last_for(cfg.get("channels_last", False), device_type),
+        label_smoothing=cfg.get("label_smoothing", 0.0),
+    )
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
-    accelerator = "gpu" if trainer.strategy.root_device.type == "cuda" else trainer.strategy.root_device.type
+    accelerator = "gpu" if device_type == "cuda" else device_type
     if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
         torch.set_float32_matmul_precision("high")
     hparams = run_hparams(cfg, model.net, accelerator)
-    if note := slow_bf16_note(cfg.trainer.get("precision", 32), trainer.strategy.root_device.type):
+    if note := slow_bf16_note(cfg.trainer.get("precision", 32), device_type):
         log.warning("%s", note)
 
     status, reason, test = "finished", None, {}

@@ -20,6 +20,8 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # Lightning's precision names and their short aliases (16 -> 16-mixed, bf16 -> bf16-mixed, ...)
 PRECISIONS = ("32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true", "16", "bf16")
 PRECISIONS += ("transformer-engine", "transformer-engine-float16")
+# torch.compile's modes; compile=true is "default", "reduce-overhead" adds CUDA graphs on a GPU
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class ConfigError(ValueError):
@@ -84,6 +86,17 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
             f"an odd integer from 1 to {smallest_map} (the smallest feature map)",
         )
 
+    compile = cfg.get("compile", False)
+    ok = isinstance(compile, bool) or compile in COMPILE_MODES
+    _require(ok, "compile", compile, " | ".join(("false", "true", *COMPILE_MODES)))
+    channels_last = cfg.get("channels_last", False)
+    _require(
+        isinstance(channels_last, bool) or channels_last == "auto",
+        "channels_last",
+        channels_last,
+        "auto | true | false",
+    )
+
     for key in ("model_checkpoint", "last_checkpoint", "epoch_timer"):  # a run's status, test and resume need them
         _require(cfg.callbacks.get(key) is not None, f"callbacks.{key}", None, "a callback (it cannot be null)")
 
@@ -121,6 +134,13 @@ def _check_recipe(cfg: DictConfig) -> None:
     _require(_fraction(momentum), "optimizer.momentum", momentum, "a number in [0, 1)")
     decay = opt.get("weight_decay", 0.0)
     _require(_fraction(decay, below_one=False), "optimizer.weight_decay", decay, "a number >= 0")
+    for key in ("fused", "foreach"):
+        value = opt.get(key)
+        _require(
+            value is None or isinstance(value, bool), f"optimizer.{key}", value, "null (torch's choice) | true | false"
+        )
+    if opt.get("fused") and opt.get("foreach"):
+        _require(False, "optimizer.foreach", True, "false or null while optimizer.fused is true (one implementation)")
     if opt.get("nesterov"):
         _require(
             momentum > 0, "optimizer.nesterov", True, "false while optimizer.momentum is 0 (Nesterov needs momentum)"

@@ -1,14 +1,16 @@
 """Training speed side by side: lenetlab vs a plain in-memory PyTorch loop vs the torchvision pipeline.
 
     python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--precision 32 bf16-mixed] [--rounds 3]
-                                [--limit-batches N] [--augment]
+                                [--limit-batches N] [--augment] [--tiny]
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
 (and (b') the same loop with the network in ``channels_last``, as lenetlab runs it by default);
 (c) ``torchvision``: the plain loop fed by ``MNIST(transform=Compose([ToTensor(), Normalize()]))`` through a
 ``DataLoader``; with ``--augment``, also (a+): ``lenetlab`` with ``data.augment=1`` (per-image random
-affine distortions of every training batch), to weigh what augmentation adds to an epoch (the a+/a line).
+affine distortions of every training batch), to weigh what augmentation adds to an epoch (the a+/a line); with
+``--tiny``, also (t) lenetlab and (t') the plain loop training a 784-8-10 MLP (``model=mlp 'model.hidden=[8]'``),
+a step of almost no arithmetic, whose ratio t/t' is the framework's own cost per step.
 Each runs in its own process (so its peak memory is its own): a warm-up epoch, then ``--repeats`` timed
 epochs. The variants take turns, ``--rounds`` times, each round in a rotated order, so that a change in the
 machine's load while the benchmark runs falls on all of them alike; the median over all timed epochs is
@@ -30,7 +32,16 @@ import time
 from pathlib import Path
 
 from benchmark_plain import run_worker
-from benchmark_table import AUGMENTED, VARIANTS, WORKERS, format_startup, format_table, machine, merge_rounds
+from benchmark_table import (
+    AUGMENTED,
+    TINY,
+    VARIANTS,
+    WORKERS,
+    format_startup,
+    format_table,
+    machine,
+    merge_rounds,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("32", "bf16-mixed")
@@ -50,10 +61,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (default: 5000)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--augment", action="store_true", help="also time (a+): lenetlab with data.augment=1")
+    parser.add_argument(
+        "--tiny", action="store_true", help="also time (t) and (t'): lenetlab and the plain loop, tiny MLP"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.variants = [name for name in VARIANTS if args.augment or name != AUGMENTED]
+    skipped = ([] if args.augment else [AUGMENTED]) + ([] if args.tiny else list(TINY))
+    args.variants = [name for name in VARIANTS if name not in skipped]
     if args.device not in ("cpu", "cuda"):
         parser.error(f"--device {args.device}: expected cpu or cuda")
     for name in ("rounds", "repeats", "limit_batches", "batch_size", "val_size", "threads"):
@@ -84,12 +99,15 @@ def _run(command: list[str], env: dict, cwd: Path) -> tuple[str, int]:
         return out.read(), usage.ru_maxrss // 1024  # Linux reports KiB
 
 
-def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path, augment: bool = False) -> dict:
-    """(a), or (a+) with ``augment``: ``python -m lenetlab.train`` for 1 + repeats epochs, timings read back
-    from what it logged."""
+def bench_lenetlab(
+    args, filters: int, precision: str, env: dict, work: Path, augment: bool = False, tiny: bool = False
+) -> dict:
+    """(a), (a+) with ``augment`` or (t) with ``tiny``: ``python -m lenetlab.train`` for 1 + repeats epochs,
+    timings read back from what it logged."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"lenetlab-{filters}-", dir=work)) / "run"
+    network = ["model=mlp", "model.hidden=[8]"] if tiny else [f"model.filters=[{filters},{filters}]"]
     overrides = [
-        f"model.filters=[{filters},{filters}]",
+        *network,
         f"trainer.precision={precision}",
         f"trainer.max_epochs={1 + args.repeats}",
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
@@ -119,6 +137,7 @@ def bench_lenetlab(args, filters: int, precision: str, env: dict, work: Path, au
         "startup_s": status["metrics"].get("startup_s"),
         "precision": status["hparams"]["precision"],
         "augment": status["hparams"]["augment"],
+        "hidden": status["hparams"]["hidden"],
     }
 
 
@@ -153,7 +172,7 @@ def bench_variant(args, name: str, filters: int, precision: str, env: dict, work
     """One turn of the variant ``name`` (a key of ``VARIANTS``)."""
     if name in WORKERS:
         return bench_worker(args, name, filters, precision, env, work)
-    return bench_lenetlab(args, filters, precision, env, work, augment=name == AUGMENTED)
+    return bench_lenetlab(args, filters, precision, env, work, augment=name == AUGMENTED, tiny=name in TINY)
 
 
 def bench_round(args, filters: int, env: dict, work: Path, turn: int) -> dict[str, dict[str, dict]]:

@@ -1,8 +1,8 @@
 """(b), (b') and (c) of ``scripts/benchmark.py``: the plain PyTorch loop it compares lenetlab with.
 
 Run in a worker process of its own (``benchmark.py --worker KIND``): the same network, batch size, data
-split and threads as lenetlab, over in-memory tensors ((b), and (b') in ``channels_last``) or fed by
-torchvision's ``MNIST`` dataset through a ``DataLoader`` ((c)).
+split and threads as lenetlab, over in-memory tensors ((b), (b') in ``channels_last``, and (t') with the tiny
+784-8-10 MLP) or fed by torchvision's ``MNIST`` dataset through a ``DataLoader`` ((c)).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run_worker(args) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from lenetlab.models import LeNet
+    from lenetlab.models import MLP, LeNet
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -82,7 +82,7 @@ def run_worker(args) -> dict:
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
     torch.manual_seed(0)
-    net = LeNet(filters=[args.filters[0]] * 2).to(device)
+    net = (MLP(hidden=[8]) if args.worker == "plain_tiny" else LeNet(filters=[args.filters[0]] * 2)).to(device)
     if args.worker == "plain_channels_last":
         net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)

@@ -14,10 +14,15 @@ VARIANTS = {
     "plain_channels_last": "(b') plain loop, channels_last",
     "torchvision": "(c) torchvision pipeline",
     "lenetlab_augment": "(a+) lenetlab, data.augment=1",
+    "lenetlab_tiny": "(t) lenetlab, tiny MLP 784-8-10",
+    "plain_tiny": "(t') plain loop, tiny MLP 784-8-10",
 }
 AUGMENTED = "lenetlab_augment"  # runs only with --augment
-WORKERS = ("plain", "plain_channels_last", "torchvision")  # the variants timed by benchmark_plain, in a worker
+TINY = ("lenetlab_tiny", "plain_tiny")  # run only with --tiny: a step of almost no arithmetic, the framework's cost
+# the variants timed by benchmark_plain, in a worker
+WORKERS = ("plain", "plain_channels_last", "torchvision", "plain_tiny")
 AUGMENT_GOAL = 1.3  # an epoch with augmentation costs at most this many epochs without
+TINY_GOAL = 1.5  # lenetlab's epoch of the tiny network costs at most this many plain-loop epochs
 
 
 def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
@@ -42,6 +47,7 @@ def merge_rounds(rounds: list[dict[str, dict]]) -> dict[str, dict]:
         else:
             merged[name]["startup_s"] = median(turn["startup_s"] for turn in turns)
             merged[name]["augment"] = turns[0]["augment"]
+            merged[name]["hidden"] = turns[0]["hidden"]
     return merged
 
 
@@ -97,6 +103,11 @@ def format_table(results: dict[int, dict[str, dict[str, dict]]], device: str) ->
                 f"filters {filters}, precision {precision}: a/b = {lenetlab_s / plain:.2f} (goal <= 1.10), "
                 f"c/a = {vision / lenetlab_s:.2f} (goal >= 2)"
             )
+            if TINY[0] in variants:
+                ratio = variants[TINY[0]]["median_s"] / variants[TINY[1]]["median_s"]
+                notes.append(
+                    f"filters {filters}, precision {precision}: tiny t/t' = {ratio:.2f} (goal <= {TINY_GOAL:.2f})"
+                )
             if AUGMENTED in variants:
                 ratio = variants[AUGMENTED]["median_s"] / lenetlab_s
                 notes.append(

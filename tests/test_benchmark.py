@@ -17,6 +17,7 @@ from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 SCRIPT = ROOT / "scripts" / "benchmark.py"
 VARIANTS = ("(a) lenetlab", "(b) plain loop", "(b') plain loop, channels_last", "(c) torchvision pipeline")
 AUGMENTED = "(a+) lenetlab, data.augment=1"
+TINY = ("(t) lenetlab, tiny MLP 784-8-10", "(t') plain loop, tiny MLP 784-8-10")
 
 
 def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
@@ -37,7 +38,7 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | 32 |")]
     assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
     assert "a/b = " in result.stdout and "c/a = " in result.stdout
-    assert "a+/a" not in result.stdout  # (a+) only with --augment
+    assert "a+/a" not in result.stdout and "t/t'" not in result.stdout  # (a+) only with --augment, (t) with --tiny
     assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
     written = json.loads(out.read_text())
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
@@ -63,14 +64,15 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
 
 
 @pytest.mark.slow  # about twenty processes
-@pytest.mark.timeout(900)  # twenty processes
-def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, tmp_path):
+@pytest.mark.timeout(900)
+def test_bf16_mixed_augment_and_tiny_run_every_variant_in_each_precision(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
     args = (
         "--precision",
         "32",
         "bf16-mixed",
         "--augment",
+        "--tiny",
         "--rounds",
         "1",
         "--limit-batches",
@@ -83,14 +85,18 @@ def test_bf16_mixed_and_augment_run_every_variant_in_each_precision(fake_mnist, 
 
     for precision in ("32", "bf16-mixed"):
         rows = [line for line in result.stdout.splitlines() if line.startswith(f"| 16 | {precision} |")]
-        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
+        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED, *TINY]
         assert f"filters 16, precision {precision}: augment a+/a = " in result.stdout
+        assert f"filters 16, precision {precision}: tiny t/t' = " in result.stdout
         # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
         variants = json.loads(out.read_text())["16"][precision]
         assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, precision)
         # and what lenetlab really trained with: data.augment as its run recorded it
         assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
-    assert result.stdout.count("(goal <= 1.30)") == 2
+        # the tiny pair trains the same 784-8-10 network: lenetlab's run recorded it, the loop saw the same images
+        assert (variants["lenetlab_tiny"]["hidden"], variants["lenetlab"]["hidden"]) == ("8", "128")
+        assert variants["plain_tiny"]["images"] == variants["plain"]["images"] == 2 * 100
+    assert result.stdout.count("(goal <= 1.30)") == 2 and result.stdout.count("(goal <= 1.50)") == 2
     assert "filters 16, bf16-mixed against 32 (epoch speed-up): (a) " in result.stdout
     assert ", (a+) " in result.stdout.split("epoch speed-up): ")[1]
 

@@ -106,7 +106,7 @@ def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(m
     first, later = callbacks.EpochTimer(), callbacks.EpochTimer()  # both created at 100 s
     clock.now = 103.5
     for timer in (first, later):
-        timer.on_train_batch_start(None, SimpleNamespace(device=torch.device("cpu")), None, 0)
+        timer.on_train_epoch_start(None, SimpleNamespace(device=torch.device("cpu")))
     assert first.startup_s == 42.0  # the process's first run: from the process start, imports included
     assert later.startup_s == 3.5  # a sweep's second job: from its own timer's creation
 

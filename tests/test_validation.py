@@ -42,6 +42,12 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("label_smoothing=1", "label_smoothing=1 is not accepted: expected a number in [0, 1)"),
         ("model.dropout=1.0", "model.dropout=1.0 is not accepted: expected a number in [0, 1)"),
         (
+            "compile=fast",
+            "compile='fast' is not accepted: expected false | true | default | reduce-overhead | max-autotune",
+        ),
+        ("channels_last=maybe", "channels_last='maybe' is not accepted: expected auto | true | false"),
+        ("optimizer.fused=yes", "optimizer.fused='yes' is not accepted: expected null (torch's choice) | true | false"),
+        (
             "ckpt_path=run/checkpoints/lst.ckpt",
             "ckpt_path='run/checkpoints/lst.ckpt' is not a file: expected a checkpoint",
         ),
