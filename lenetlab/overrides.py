@@ -49,8 +49,13 @@ def check_overrides(
             parsed += parser.parse_overrides([text])
         except HydraException as error:
             raise ConfigError(f"cannot read {text!r}: {str(error).strip().splitlines()[0]}") from None
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, config_dir, parsed)
+    # the primary config is the package's, unless only --config-dir has it (a search's best.yaml); Hydra
+    # reads a hydra.searchpath override only after finding the primary config, so its directory comes first
+    primary_dir, extra_dir = str(CONF_DIR), config_dir
+    if config_dir is not None and not (CONF_DIR / f"{config_name}.yaml").is_file():
+        primary_dir, extra_dir = os.path.abspath(config_dir), str(CONF_DIR)
+    with initialize_config_dir(config_dir=primary_dir, version_base="1.3"):
+        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, extra_dir, parsed)
         for override in parsed:
             if configs.is_group(override.key_or_group):
                 _check_group_choice(configs, override)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -165,6 +166,7 @@ def python_m(monkeypatch, capsys, module: str, *args: str) -> subprocess.Complet
 
     monkeypatch.setattr(sys, "argv", [module, *args])
     environment, threads, on_sigterm = dict(os.environ), torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
+    loggers = logging_state()
     GlobalHydra.instance().clear()
     try:
         with warnings.catch_warnings():  # a module imported by an earlier test, run again as __main__: meant here
@@ -182,8 +184,29 @@ def python_m(monkeypatch, capsys, module: str, *args: str) -> subprocess.Complet
         os.environ.update(environment)
         torch.set_num_threads(threads)
         signal.signal(signal.SIGTERM, on_sigterm)
+        restore_logging(loggers)
     captured = capsys.readouterr()
     return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code, captured.out, captured.err)
+
+
+def logging_state() -> dict:
+    """Every logger's handlers, level, propagation and disabling, as Hydra's job logging will change them."""
+    loggers = [logging.root, *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
+    return {logger: (logger.handlers[:], logger.level, logger.propagate, logger.disabled) for logger in loggers}
+
+
+def restore_logging(state: dict) -> None:
+    """Put the loggers back as :func:`logging_state` found them; close the handlers a run added (its streams
+    were this test's captured output, closed once the test ends)."""
+    known = {handler for handlers, *_ in state.values() for handler in handlers}
+    for logger in [logging.root, *logging.Logger.manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        for handler in logger.handlers:
+            if handler not in known:
+                handler.close()
+        handlers, level, propagate, disabled = state.get(logger, ([], logging.NOTSET, True, False))
+        logger.handlers[:], logger.level, logger.propagate, logger.disabled = handlers, level, propagate, disabled
 
 
 def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:

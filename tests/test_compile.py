@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import lightning as L
 import pytest
 import torch
@@ -15,9 +13,10 @@ import lenetlab.augment
 from lenetlab import CONF_DIR
 from lenetlab.augment import distort
 from lenetlab.data import TensorBatches
-from lenetlab.models import LeNet
 from lenetlab.module import Classifier, DivergedError, channels_last_for
 
+LENET = {"_target_": "lenetlab.models.LeNet"}
+SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
 # every model config, and each option that touches the step (augmentation, EMA, label smoothing, schedulers)
 STEP_CONFIGS = [
     ["model=lenet"],
@@ -33,9 +32,9 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
         cfg = compose("train", [*overrides, f"data.root={fake_mnist}", "data.val_size=200", f"output_dir={tmp_path}"])
     datamodule = instantiate(cfg.data)
     model = Classifier(
-        instantiate(cfg.model),
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        cfg.model,
+        optimizer=cfg.optimizer,
+        scheduler=cfg.scheduler if cfg.get("scheduler") else None,
         channels_last=channels_last_for(cfg.channels_last, "cpu"),
         label_smoothing=cfg.label_smoothing,
     )
@@ -51,8 +50,8 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
 
 
 def test_compile_takes_a_mode_and_keeps_the_parameter_names():
-    eager = Classifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.1))
-    compiled = Classifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.1), compile="reduce-overhead")
+    eager = Classifier(LENET, optimizer=SGD)
+    compiled = Classifier(LENET, optimizer=SGD, compile="reduce-overhead")
     assert compiled.state_dict().keys() == eager.state_dict().keys()  # net.0.weight...: checkpoints load either way
     assert compiled.net._compiled_call_impl is not None and eager.net._compiled_call_impl is None
 
@@ -81,7 +80,7 @@ class PoisonWeights(L.Callback):
 def fit_until_diverged(check_every: int, at_epoch: int, at_batch: int, batches: int = 12) -> tuple[str, list[int]]:
     torch.manual_seed(0)
     x, y = torch.randn(batches * 10, 1, 28, 28), torch.randint(0, 10, (batches * 10,))
-    model = Classifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.1), finite_check_every=check_every)
+    model = Classifier(LENET, optimizer=SGD, finite_check_every=check_every)
     poison = PoisonWeights(at_epoch, at_batch)
     trainer = bare_trainer(max_epochs=4, num_sanity_val_steps=0, callbacks=[poison])
     with pytest.raises(DivergedError) as error:

@@ -10,6 +10,7 @@ from lenetlab.data import DATA_DIR_ENV
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project root of its own (``data/`` beneath it), with neither variable set."""
+    (tmp_path / "pyproject.toml").touch()  # a checkout: data/ beside it is the default
     monkeypatch.setattr(lenetlab.data, "PROJECT_ROOT", tmp_path)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(REQUIRE_DATA_ENV, raising=False)
@@ -43,3 +44,12 @@ def test_ci_makes_missing_data_a_failure(project, monkeypatch):
     monkeypatch.setenv(REQUIRE_DATA_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match=rf"^real MNIST not in .*a copy of it\) \({REQUIRE_DATA_ENV}=1\)$"):
         real_mnist_root()
+
+
+def test_an_installed_package_defaults_to_data_in_the_current_directory(tmp_path, monkeypatch):
+    site_packages, here = tmp_path / "site-packages", tmp_path / "work"
+    site_packages.mkdir(), here.mkdir()
+    monkeypatch.setattr(lenetlab.data, "PROJECT_ROOT", site_packages)  # no pyproject.toml: not a checkout
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(here)
+    assert lenetlab.data.default_data_root() == here / "data"
