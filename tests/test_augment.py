@@ -98,6 +98,7 @@ def test_training_batches_are_distorted_with_their_labels_and_evaluation_batches
         assert torch.equal(torch.cat([b[1] for b in seen[split]]), torch.cat([split_y] * passes))
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_the_distortions_of_a_run_depend_only_on_its_seed(fake_mnist):
     first, _ = fit_and_record(fake_mnist, augment=1.0, seed=3)
     again, _ = fit_and_record(fake_mnist, augment=1.0, seed=3)

@@ -35,7 +35,10 @@ RUNS = {
 }
 
 
-@pytest.mark.parametrize("name", RUNS)
+SLOW_RUNS = {"compile", "ema"}  # compiling, and the EMA's extra weights: the slow tier
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_RUNS else n for n in RUNS])
 def test_a_loaded_checkpoint_tests_as_its_run_did(name, fake_mnist, tmp_path, monkeypatch, capsys):
     train_run(monkeypatch, capsys, fake_mnist, tmp_path, *RUNS[name])
     best = tmp_path / "checkpoints" / "best.ckpt"

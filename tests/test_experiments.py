@@ -52,6 +52,7 @@ def test_experiments_set_the_reports_settings():
     assert grid_size(compose_experiment("experiment=[adam_decay,seeds]")) == 12
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_jobs_fail_alone_on_a_machine_without_gpu(run_main, tmp_path):
     sweep = tmp_path / "sweep"

@@ -62,6 +62,7 @@ def test_a_run_prints_one_result_line_in_percent_and_nothing_to_ignore(run_cli, 
     assert "Tip:" not in log
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_run_continued_from_its_last_checkpoint_does_not_warn_about_its_own_checkpoints(run_cli, tmp_path):
     run = tmp_path / "run"
     assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={run}").returncode == 0

@@ -66,6 +66,7 @@ def status(job_dir: Path) -> dict:
     return json.loads((job_dir / "status.json").read_text())
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_killed_run_resumes_with_the_same_command_to_the_same_result(run_main, fake_mnist, tmp_path):
     full = tmp_path / "uninterrupted"
     assert run_main("lenetlab.train", *ARGS, f"hydra.run.dir={full}").returncode == 0
@@ -222,6 +223,7 @@ def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_main, tmp_path):
     assert "diverged" in result.stdout
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_resume_without_a_sweep_dir_continues_the_newest_sweep_of_the_same_command(run_main, tmp_path):
     args = ["-m", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.1,0.05"]
     assert run_main("lenetlab.train", *args).returncode == 0
@@ -303,6 +305,7 @@ def test_ctrl_c_stops_a_sweep_with_its_summary_and_resume_finishes_it(run_main, 
         assert [step for step, _ in scalars(sweep / job)["val/error"]] == [0, 1, 2, 3, 4, 5], job
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_last_checkpoint_holds_the_last_epoch_even_when_validation_stopped_improving(run_main, tmp_path):
     run = tmp_path / "run"
     # a learning rate too small to change the validation error: the best epoch stays the first

@@ -161,6 +161,7 @@ def test_a_storage_without_its_driver_is_named_without_the_password(tmp_path):
     )
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_search_whose_trials_all_fail_stops_after_max_failed_in_a_row(run_main, tmp_path):
     out = tmp_path / "search"
     # learning rates so large that every trial diverges at its first step, before any validation
@@ -258,6 +259,7 @@ def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_p
     assert sum(r["state"] in ("COMPLETE", "PRUNED") for r in rows) == 4
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_the_recipe_search_samples_the_recipe_and_its_best_retrains(run_main, tmp_path):
     out = tmp_path / "search"
     args = [*RECIPE, *TINY, "trainer.max_epochs=2", "search.n_trials=4", f"hydra.run.dir={out}"]

@@ -111,6 +111,7 @@ def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(m
     assert later.startup_s == 3.5  # a sweep's second job: from its own timer's creation
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_short_recipe_run_trains_with_every_piece_and_logs_the_usual_curves(run_main, tmp_path):
     out = tmp_path / "run"
     result = run_main("lenetlab.train", "experiment=recipe", *FAST, f"hydra.run.dir={out}")
