@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from lenetlab.idx import write_idx
-from lenetlab.images import load_images
+from lenetlab.data.idx import write_idx
+from lenetlab.data.images import load_images
 
 ACCEPTED = "expected a PNG or JPEG image, a folder of them, or an IDX image file"
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lenetlab.models import MLP, LeNet
-from lenetlab.onnx_export import export_onnx, onnx_logits
+from lenetlab.run.onnx_export import export_onnx, onnx_logits
 
 MEAN, STD = 0.1307, 0.3081
 NETS = ["lenet", "mlp", "channels_last_with_dropout_in_training_mode", "compiled"]

@@ -3,21 +3,21 @@
 import pytest
 from conftest import REQUIRE_DATA_ENV, ROOT, make_fake_mnist, missing_real_mnist, real_mnist_root
 
-import lenetlab.data
+import lenetlab.data.mnist
 from lenetlab.data import DATA_DIR_ENV
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project root of its own (``data/`` beneath it), with neither variable set."""
-    monkeypatch.setattr(lenetlab.data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(lenetlab.data.mnist, "PROJECT_ROOT", tmp_path)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(REQUIRE_DATA_ENV, raising=False)
     return tmp_path
 
 
 def test_the_tests_project_root_is_the_checkout():
-    assert lenetlab.data.PROJECT_ROOT == ROOT
+    assert lenetlab.data.mnist.PROJECT_ROOT == ROOT
 
 
 def test_without_the_variable_the_real_data_is_read_from_data_where_make_train_downloads(project):

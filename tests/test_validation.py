@@ -156,7 +156,7 @@ def test_a_refused_start_leaves_an_existing_run_untouched(monkeypatch, capsys, f
 def test_values_lightning_accepts_pass(override):
     from hydra import compose, initialize_config_dir
 
-    from lenetlab.validation import validate
+    from lenetlab.config.validation import validate
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         validate(compose("train", overrides=[override]), check_devices=False)

@@ -19,11 +19,11 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from lenetlab.atomic import atomic_write_text
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.overrides import hydra_quoted
+from lenetlab.output.atomic import atomic_write_text
 from lenetlab.reproduce.claims import CHECKS, unknown_checks
-from lenetlab.resume import hydra_quoted
-from lenetlab.run_status import job_dirs, read_status
-from lenetlab.validation import ConfigError, refuse
+from lenetlab.run.status import job_dirs, read_status
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +190,8 @@ def count_parameters(models: dict[str, list[str]]) -> dict[str, dict]:
     import hydra
     from hydra.utils import instantiate
 
-    from lenetlab.models import count_parameters as count
-    from lenetlab.models import parameter_table
+    from lenetlab.models.networks import count_parameters as count
+    from lenetlab.models.networks import parameter_table
 
     counts = {}
     for name, overrides in models.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from lightning.pytorch.loggers import TensorBoardLogger
 from typing_extensions import override
 
-from lenetlab.tensorboard_hparams import session_summaries
-from lenetlab.tensorboard_tags import tensorboard_tag
+from lenetlab.tensorboard.hparams import session_summaries
+from lenetlab.tensorboard.tags import tensorboard_tag
 
 
 class RunLogger(TensorBoardLogger):
