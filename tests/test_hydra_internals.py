@@ -1,4 +1,4 @@
-"""Fails if Hydra changes what lenetlab.hydra_internals takes from its private modules."""
+"""Fails if Hydra changes what lenetlab.config.hydra_internals takes from its private modules."""
 
 from lenetlab.config.hydra_internals import hydra_arguments
 

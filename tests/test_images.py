@@ -1,4 +1,4 @@
-"""lenetlab.images: the user's PNG, JPEG and IDX files as the MNIST-like pixels a model expects."""
+"""lenetlab.data.images: the user's PNG, JPEG and IDX files as the MNIST-like pixels a model expects."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lenetlab.onnx_export: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
+"""lenetlab.run.onnx_export: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
 
 from __future__ import annotations
 
