@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lenetlab.job_names import register as _register_job_names
+from lenetlab.config.job_names import register as _register_job_names
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # the Hydra configs, shipped inside the package
 

@@ -11,16 +11,16 @@ import torch
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from lenetlab.atomic import atomic_write_text
-from lenetlab.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
-from lenetlab.data import MNISTDataModule
-from lenetlab.evaluation_figure import evaluation_figure
-from lenetlab.figure_files import save_figure
-from lenetlab.formats import percent
-from lenetlab.module import CheckpointError
-from lenetlab.overrides import checks_command_line
-from lenetlab.run_status import read_status
-from lenetlab.validation import ConfigError
+from lenetlab.config import ConfigError
+from lenetlab.config.overrides import checks_command_line
+from lenetlab.data.mnist import MNISTDataModule
+from lenetlab.models.classifier import CheckpointError
+from lenetlab.output import percent
+from lenetlab.output.atomic import atomic_write_text
+from lenetlab.output.figures import save_figure
+from lenetlab.run.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
+from lenetlab.run.evaluation_figure import evaluation_figure
+from lenetlab.run.status import read_status
 
 SPLITS = ("test", "val")
 EVALUATION_FILE = "evaluation.json"

@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from lenetlab.checkpoints import Trained, find_checkpoints, load_models, refusing_bad_input
-from lenetlab.data import default_data_root, load_mnist
-from lenetlab.module import CheckpointError
-from lenetlab.onnx_export import export_onnx, onnx_logits
-from lenetlab.overrides import checks_command_line
-from lenetlab.validation import ConfigError, refuse
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.overrides import checks_command_line
+from lenetlab.data.mnist import default_data_root, load_mnist
+from lenetlab.models.classifier import CheckpointError
+from lenetlab.run.checkpoints import Trained, find_checkpoints, load_models, refusing_bad_input
+from lenetlab.run.onnx_export import export_onnx, onnx_logits
 
 
 class ExportMismatch(RuntimeError):

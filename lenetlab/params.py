@@ -13,9 +13,10 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 
 from lenetlab import CONF_DIR
-from lenetlab.models import count_parameters, parameter_table
-from lenetlab.overrides import check_overrides
-from lenetlab.validation import expand_sweep, validate
+from lenetlab.config.overrides import check_overrides
+from lenetlab.config.sweeps import expand_sweep
+from lenetlab.config.validation import validate
+from lenetlab.models.networks import count_parameters, parameter_table
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:

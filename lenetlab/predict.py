@@ -10,12 +10,12 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
-from lenetlab.atomic import atomic_file
-from lenetlab.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
-from lenetlab.images import load_images
-from lenetlab.module import CheckpointError
-from lenetlab.overrides import checks_command_line
-from lenetlab.validation import ConfigError
+from lenetlab.config import ConfigError
+from lenetlab.config.overrides import checks_command_line
+from lenetlab.data.images import load_images
+from lenetlab.models.classifier import CheckpointError
+from lenetlab.output.atomic import atomic_file
+from lenetlab.run.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
 
 
 def predict(trained: Trained, images: torch.Tensor, cfg: DictConfig) -> torch.Tensor:

@@ -8,159 +8,17 @@ import sys
 from pathlib import Path
 
 import hydra
-import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
-from lenetlab.callbacks import EpochTimer
-from lenetlab.formats import percent
-from lenetlab.hparams import config_hparams
-from lenetlab.interrupt import EXIT_INTERRUPTED, interrupted_reason, sigterm_as_interrupt
-from lenetlab.launchers import set_job_threads
-from lenetlab.models import count_parameters
-from lenetlab.module import Classifier, DivergedError, channels_last_for
-from lenetlab.overrides import checks_command_line
-from lenetlab.precision import slow_bf16_note
-from lenetlab.resume import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
-from lenetlab.run_status import read_status, summarize, write_status
-from lenetlab.validation import BAD_INPUT, check_output_dir, validate
+from lenetlab.config.launchers import set_job_threads
+from lenetlab.config.overrides import checks_command_line
+from lenetlab.config.validation import BAD_INPUT
+from lenetlab.run.fit import result_line, train
+from lenetlab.run.status import EXIT_INTERRUPTED, read_status, sigterm_as_interrupt, summarize, write_status
 
 log = logging.getLogger(__name__)
-
-
-def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
-    """The values shown in TensorBoard's HParams tab: the config's, the device used and the parameter count."""
-    return {**config_hparams(cfg), "accelerator": accelerator, "params": count_parameters(net)}
-
-
-class RunStopped(Exception):
-    """Raised by a callback to end a run early under its own status (a search's pruner: ``pruned``)."""
-
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status = status
-
-
-def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
-    """Fit and test one configuration; return its status and final metrics.
-
-    ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C or
-    SIGTERM records the run as ``interrupted`` in its ``status.json`` and raises KeyboardInterrupt.
-    """
-    validate(cfg)
-    check_output_dir(cfg.output_dir)
-    out = Path(cfg.output_dir)
-    try:
-        return _fit_and_test(cfg, out, callbacks or [])
-    except KeyboardInterrupt:
-        last_epoch = last_checkpoint_epoch(out)
-        write_status(out, "interrupted", reason=interrupted_reason(last_epoch), last_epoch=last_epoch)
-        raise
-
-
-def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> dict:
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
-    ckpt_path = resume_checkpoint(cfg, out)
-    # a resumed run drops the points its interrupted predecessor logged after the checkpoint
-    resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
-    logger = instantiate(cfg.logger, **({"purge_step": first_epoch_after(ckpt_path)} if resumed else {}))
-    callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *callbacks]
-    # callbacks.progress_bar=null means no bar at all, not Lightning's default one
-    show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()], enable_progress_bar=show_bar
-    )
-    device_type = trainer.strategy.root_device.type
-    model = Classifier(
-        cfg.model,
-        optimizer=cfg.optimizer,
-        scheduler=cfg.scheduler if cfg.get("scheduler") else None,
-        compile=cfg.get("compile", False),
-        channels_last=channels_last_for(cfg.get("channels_last", False), device_type),
-        label_smoothing=cfg.get("label_smoothing", 0.0),
-    )
-    checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
-    timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
-    accelerator = "gpu" if device_type == "cuda" else device_type
-    if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
-        torch.set_float32_matmul_precision("high")
-    hparams = run_hparams(cfg, model.net, accelerator)
-    if note := slow_bf16_note(cfg.trainer.get("precision", 32), device_type):
-        log.warning("%s", note)
-
-    status, reason, test = "finished", None, {}
-    try:
-        try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        except DivergedError as error:
-            status, reason = "diverged", str(error)
-            log.warning("diverged: %s", error)
-        except RunStopped as stop:
-            status, reason = stop.status, str(stop)
-            log.info("%s: %s", status, stop)
-        last_val_error = _metric(trainer, "val/error")
-        # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
-        timing = {"epochs": len(timer.epoch_times), **timer.summary()}
-        if status == "finished":
-            best = checkpoint.best_model_path or None  # the best epoch's weights; the last ones without validation
-            (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
-        # the HParams entry is written once, when the run has ended (a resumed run's interruptions have none)
-        logger.log_hyperparams({**hparams, "status": status})
-    except SystemExit as stop:  # how Lightning ends a fit or test stopped by Ctrl-C (SIGINT) or SIGTERM
-        if not trainer.interrupted:
-            raise
-        raise KeyboardInterrupt from stop
-    finally:
-        _close(logger)
-
-    best = checkpoint.best_model_score
-    metrics = {
-        "best_val_error": float(best) if best is not None else None,
-        "val_error": last_val_error,
-        "test_error": test.get("test/error"),
-        "test_acc": test.get("test/acc"),
-        "params": hparams["params"],
-        **timing,
-    }
-    write_status(out, status, reason=reason, metrics=metrics, hparams=hparams, mean=datamodule.mean, std=datamodule.std)
-    return {"status": status, "reason": reason, "metrics": metrics, "output_dir": str(out)}
-
-
-def _close(logger) -> None:
-    logger.finalize("success")
-    close = getattr(logger, "close", None)  # lenetlab's RunLogger stays open through fit and test
-    if close is not None:
-        close()
-
-
-def last_checkpoint_epoch(out: Path) -> int | None:
-    """The last epoch the run's ``checkpoints/last.ckpt`` holds (where ``resume=true`` continues), if any."""
-    last = out / LAST_CHECKPOINT
-    return first_epoch_after(str(last)) - 1 if last.is_file() else None
-
-
-def result_line(result: dict) -> str:
-    """The one line a run ends with: how it ended, its errors in percent, epochs, time and directory."""
-    metrics = result["metrics"]
-    errors = [
-        f"{name} {percent(metrics[key])}"
-        for name, key in (("best val error", "best_val_error"), ("test error", "test_error"))
-        if metrics.get(key) is not None
-    ]
-    reason = [result["reason"]] if result.get("reason") else []
-    took = f"{metrics['epochs']} epoch{'s' * (metrics['epochs'] != 1)} in {metrics['fit_s']:.1f} s"
-    return f"{result['status']}: {', '.join([*reason, *errors, took])} -> {result['output_dir']}"
-
-
-def _metric(trainer: L.Trainer, tag: str) -> float | None:
-    value = trainer.callback_metrics.get(tag)
-    return float(value) if value is not None else None
 
 
 def _in_multirun() -> bool:

@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if not torch.cuda.is_available():
             raise SystemExit("error: --device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
-    from lenetlab.data import default_data_root, ensure_mnist
-    from lenetlab.precision import cpu_has_native_bf16
+    from lenetlab.data.mnist import default_data_root, ensure_mnist
+    from lenetlab.run.precision import cpu_has_native_bf16
 
     root = default_data_root()
     ensure_mnist(root, download=False)

@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 from torch.profiler import ProfilerActivity, profile
 
 from lenetlab import CONF_DIR
-from lenetlab.train import train
+from lenetlab.run.fit import train
 
 
 class ProfileSteps(L.Callback):

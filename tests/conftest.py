@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenetlab.data import DATA_DIR_ENV, MNIST_FILES, default_data_root
-from lenetlab.idx import write_idx
+from lenetlab.data.idx import write_idx
+from lenetlab.data.mnist import DATA_DIR_ENV, MNIST_FILES, default_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_DATA_ENV = "LENETLAB_REQUIRE_DATA"  # =1 (CI): the real-data tests fail instead of skipping without MNIST
@@ -119,7 +119,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar curve of a run directory as ``{metric: [(step, value), ...]}``, read by TensorBoard."""
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
-    from lenetlab.tensorboard_tags import metric_name
+    from lenetlab.tensorboard.tags import metric_name
 
     multiplexer = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(str(run_dir))
     multiplexer.Reload()

@@ -5,9 +5,9 @@ import pytest
 import torch
 from conftest import bare_trainer
 
-from lenetlab.augment import random_affine
-from lenetlab.data import MNISTDataModule, TensorBatches
-from lenetlab.module import Classifier
+from lenetlab.data.augment import random_affine
+from lenetlab.data.mnist import MNISTDataModule, TensorBatches
+from lenetlab.models.classifier import Classifier
 
 
 def test_distortions_keep_the_shape_and_depend_only_on_the_seed():

@@ -4,8 +4,8 @@ import torch
 from conftest import FAST, run_in_process
 
 from lenetlab.data import MNISTDataModule
-from lenetlab.module import Classifier
-from lenetlab.run_status import read_status
+from lenetlab.models.classifier import Classifier
+from lenetlab.run.status import read_status
 
 
 def error_on_test_split(state_dict: dict, data_root) -> float:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import ROOT
 
-from lenetlab.module import Classifier
+from lenetlab.models.classifier import Classifier
 from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 
 SCRIPT = ROOT / "scripts" / "benchmark.py"

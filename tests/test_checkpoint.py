@@ -6,8 +6,8 @@ from conftest import FAST, bare_trainer, run_in_process
 from torch import nn
 
 from lenetlab.data import MNISTDataModule, load_mnist
-from lenetlab.module import CheckpointError, Classifier
-from lenetlab.run_status import read_status
+from lenetlab.models.classifier import CheckpointError, Classifier
+from lenetlab.run.status import read_status
 
 
 class OwnNet(nn.Sequential):

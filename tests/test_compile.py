@@ -9,11 +9,11 @@ from conftest import FAST, bare_trainer, scalars
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-import lenetlab.augment
+import lenetlab.data.augment
 from lenetlab import CONF_DIR
-from lenetlab.augment import distort
-from lenetlab.data import TensorBatches
-from lenetlab.module import Classifier, DivergedError, channels_last_for
+from lenetlab.data.augment import distort
+from lenetlab.data.mnist import TensorBatches
+from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
 
 LENET = {"_target_": "lenetlab.models.LeNet"}
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
@@ -41,7 +41,7 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
     # fullgraph: a graph break (a host sync such as a Python `if` on a tensor) raises instead of splitting the graph
     model.training_step = torch.compile(model.training_step, backend="eager", fullgraph=True)
     # a batch's distortions, given their random draws (torch.compile cannot take a generator)
-    monkeypatch.setattr(lenetlab.augment, "distort", torch.compile(distort, backend="eager", fullgraph=True))
+    monkeypatch.setattr(lenetlab.data.augment, "distort", torch.compile(distort, backend="eager", fullgraph=True))
     callbacks = [c for name, c in cfg.callbacks.items() if name == "ema"]
     trainer = bare_trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, callbacks=instantiate(callbacks))
     trainer.fit(model, datamodule=datamodule)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from lenetlab.data import DATA_DIR_ENV, MNIST_FILES, DataNotFoundError, MNISTDataModule, load_mnist
-from lenetlab.idx import IdxFormatError
+from lenetlab.data.idx import IdxFormatError
+from lenetlab.data.mnist import DATA_DIR_ENV, MNIST_FILES, DataNotFoundError, MNISTDataModule, load_mnist
 
 
 def make_datamodule(root, **kwargs) -> MNISTDataModule:

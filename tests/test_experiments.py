@@ -8,7 +8,7 @@ from conftest import FAST, scalars
 from hydra import compose, initialize_config_dir
 
 from lenetlab import CONF_DIR
-from lenetlab.validation import expand_sweep
+from lenetlab.config.sweeps import expand_sweep
 
 EXPERIMENTS = {  # name: number of jobs its grid expands to
     "learning_rate": 4,

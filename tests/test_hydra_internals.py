@@ -1,6 +1,6 @@
-"""Fails if Hydra changes what lenetlab.hydra_internals takes from its private modules."""
+"""Fails if Hydra changes what lenetlab.config.hydra_internals takes from its private modules."""
 
-from lenetlab.hydra_internals import hydra_arguments
+from lenetlab.config.hydra_internals import hydra_arguments
 
 
 def test_hydras_command_line_reading_is_what_the_checks_expect():

@@ -1,4 +1,4 @@
-"""lenetlab.images: the user's PNG, JPEG and IDX files as the MNIST-like pixels a model expects."""
+"""lenetlab.data.images: the user's PNG, JPEG and IDX files as the MNIST-like pixels a model expects."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from lenetlab.idx import write_idx
-from lenetlab.images import load_images
+from lenetlab.data.idx import write_idx
+from lenetlab.data.images import load_images
 
 ACCEPTED = "expected a PNG or JPEG image, a folder of them, or an IDX image file"
 

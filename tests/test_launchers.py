@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import FAST
 
-from lenetlab.launchers import available_cores
+from lenetlab.config.launchers import available_cores
 
 SWEEP = [*FAST, "trainer.max_epochs=1"]
 

@@ -1,4 +1,4 @@
-"""lenetlab.onnx_export: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
+"""lenetlab.run.onnx_export: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lenetlab.models import MLP, LeNet
-from lenetlab.onnx_export import export_onnx, onnx_logits
+from lenetlab.run.onnx_export import export_onnx, onnx_logits
 
 MEAN, STD = 0.1307, 0.3081
 NETS = ["lenet", "mlp", "channels_last_with_dropout_in_training_mode", "compiled"]

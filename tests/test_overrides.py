@@ -3,9 +3,9 @@
 import pytest
 from conftest import FAST, run_in_process
 
-from lenetlab.overrides import check_overrides
+from lenetlab.config import ConfigError
+from lenetlab.config.overrides import check_overrides
 from lenetlab.params import main as params_main
-from lenetlab.validation import ConfigError
 
 EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, recipe, seeds"
 REFUSED = [

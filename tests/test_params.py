@@ -1,7 +1,7 @@
 import pytest
 
+from lenetlab.config.sweeps import expand_sweep
 from lenetlab.params import main
-from lenetlab.validation import expand_sweep
 
 
 def test_sweep_syntax_prints_the_filters_table(capsys):

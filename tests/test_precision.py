@@ -9,10 +9,10 @@ import pytest
 from conftest import FAST
 from hydra import compose, initialize_config_dir
 
-import lenetlab.precision
+import lenetlab.run.precision
 from lenetlab import CONF_DIR
-from lenetlab.precision import cpu_flags, cpu_has_native_bf16, slow_bf16_note
-from lenetlab.train import train
+from lenetlab.run.fit import train
+from lenetlab.run.precision import cpu_flags, cpu_has_native_bf16, slow_bf16_note
 
 NOTE = "this CPU has no native bfloat16 (AVX512-BF16, AMX), so it will train slower than trainer.precision=32"
 
@@ -23,7 +23,7 @@ def test_a_cpu_listing_a_bfloat16_flag_is_detected_as_native(monkeypatch, flags,
 
     for query in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):  # torch's own answer: no
         monkeypatch.setattr(torch.cpu, query, lambda: False, raising=False)
-    monkeypatch.setattr(lenetlab.precision, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(lenetlab.run.precision, "cpu_flags", lambda: flags)
     assert cpu_has_native_bf16() is native
 
 
@@ -44,13 +44,13 @@ def test_the_cpu_flags_are_read_from_proc_cpuinfo():
     ],
 )
 def test_the_note_is_for_bf16_on_a_cpu_without_it(monkeypatch, precision, device, native, note):
-    monkeypatch.setattr(lenetlab.precision, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(lenetlab.run.precision, "cpu_has_native_bf16", lambda: native)
     assert slow_bf16_note(precision, device) == note
 
 
 def test_a_bf16_run_on_a_cpu_without_it_says_so_once_at_start_up(fake_mnist, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
-    monkeypatch.setattr(lenetlab.precision, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(lenetlab.run.precision, "cpu_has_native_bf16", lambda: False)
     overrides = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=2", "trainer.precision=bf16-mixed"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*overrides, f"output_dir={tmp_path / 'run'}"])

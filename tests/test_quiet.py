@@ -8,9 +8,9 @@ import shutil
 import pytest
 from conftest import FAST
 
-from lenetlab.formats import percent
-from lenetlab.quiet import quiet
-from lenetlab.run_status import STATUS_FILE, read_status, summarize, write_status
+from lenetlab.config.quiet import quiet
+from lenetlab.output import percent
+from lenetlab.run.status import STATUS_FILE, read_status, summarize, write_status
 
 SILENCED = [
     "Tip:",  # Lightning's litlogger advertisement

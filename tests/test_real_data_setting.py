@@ -3,7 +3,7 @@
 import pytest
 from conftest import REQUIRE_DATA_ENV, ROOT, make_fake_mnist, missing_real_mnist, real_mnist_root
 
-import lenetlab.data
+import lenetlab.data.mnist
 from lenetlab.data import DATA_DIR_ENV
 
 
@@ -11,14 +11,14 @@ from lenetlab.data import DATA_DIR_ENV
 def project(tmp_path, monkeypatch):
     """A project root of its own (``data/`` beneath it), with neither variable set."""
     (tmp_path / "pyproject.toml").touch()  # a checkout: data/ beside it is the default
-    monkeypatch.setattr(lenetlab.data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(lenetlab.data.mnist, "PROJECT_ROOT", tmp_path)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(REQUIRE_DATA_ENV, raising=False)
     return tmp_path
 
 
 def test_the_tests_project_root_is_the_checkout():
-    assert lenetlab.data.PROJECT_ROOT == ROOT
+    assert lenetlab.data.mnist.PROJECT_ROOT == ROOT
 
 
 def test_without_the_variable_the_real_data_is_read_from_data_where_make_train_downloads(project):
@@ -49,7 +49,7 @@ def test_ci_makes_missing_data_a_failure(project, monkeypatch):
 def test_an_installed_package_defaults_to_data_in_the_current_directory(tmp_path, monkeypatch):
     site_packages, here = tmp_path / "site-packages", tmp_path / "work"
     site_packages.mkdir(), here.mkdir()
-    monkeypatch.setattr(lenetlab.data, "PROJECT_ROOT", site_packages)  # no pyproject.toml: not a checkout
+    monkeypatch.setattr(lenetlab.data.mnist, "PROJECT_ROOT", site_packages)  # no pyproject.toml: not a checkout
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.chdir(here)
-    assert lenetlab.data.default_data_root() == here / "data"
+    assert lenetlab.data.mnist.default_data_root() == here / "data"

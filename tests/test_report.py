@@ -13,7 +13,7 @@ import pytest
 from conftest import FAST, ROOT, scalars
 from PIL import Image
 
-from lenetlab.figure_files import DPI
+from lenetlab.output.figures import DPI
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import learning_curves, runtime, runtime_panels
 from lenetlab.report.runs import latest, load_runs, varying
@@ -227,8 +227,7 @@ def test_a_search_directory_is_one_unit_and_a_job_without_status_is_unfinished(s
 
 
 def test_an_interrupted_run_is_listed_with_how_to_continue_it(seeds_sweep, tmp_path):
-    from lenetlab.interrupt import interrupted_reason
-    from lenetlab.run_status import write_status
+    from lenetlab.run.status import interrupted_reason, write_status
 
     sweep = tmp_path / "sweep"
     shutil.copytree(seeds_sweep, sweep, ignore=shutil.ignore_patterns("report"))

@@ -16,10 +16,12 @@ from conftest import FAST, ROOT, run_in_process, scalars
 from omegaconf import OmegaConf
 
 from lenetlab import CONF_DIR
-from lenetlab.atomic import atomic_write_text
-from lenetlab.callbacks import EpochTimer
-from lenetlab.resume import AtomicCheckpointIO, choose_output_dir, hydra_quoted
-from lenetlab.run_status import read_status
+from lenetlab.config.overrides import hydra_quoted
+from lenetlab.models.callbacks import EpochTimer
+from lenetlab.output.atomic import atomic_write_text
+from lenetlab.run.checkpoints import AtomicCheckpointIO
+from lenetlab.run.resume import choose_output_dir
+from lenetlab.run.status import read_status
 
 # a small learning rate keeps every epoch's losses distinct, so a wrong resume shows in the curves
 ARGS = [*FAST, "optimizer.lr=0.01"]  # two epochs: killed in the second

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from lenetlab import CONF_DIR
 from lenetlab.data import MNISTDataModule
-from lenetlab.module import Classifier
+from lenetlab.models.classifier import Classifier
 
 EPOCHS, BATCHES = 3, 4  # 12 optimizer steps
 

@@ -18,11 +18,11 @@ from optuna.trial import TrialState
 from PIL import Image
 
 from lenetlab import CONF_DIR
-from lenetlab.figure_files import DPI
-from lenetlab.formats import percent
-from lenetlab.run_status import read_status
+from lenetlab.config import ConfigError
+from lenetlab.output import percent
+from lenetlab.output.figures import DPI
+from lenetlab.run.status import read_status
 from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
-from lenetlab.validation import ConfigError
 
 # a trial in seconds: one short epoch
 TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]

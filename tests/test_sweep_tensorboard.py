@@ -13,7 +13,8 @@ import pytest
 from conftest import FAST, scalars
 from omegaconf import OmegaConf
 
-from lenetlab.job_names import job_name, varying_keys
+from lenetlab.config.job_names import job_name
+from lenetlab.config.sweeps import varying_keys
 
 FIXED = [
     *(o for o in FAST if not o.startswith("trainer.max_epochs")),

@@ -11,9 +11,9 @@ import torch
 from conftest import FAST
 from hydra.core.global_hydra import GlobalHydra
 
-from lenetlab.idx import write_idx
-from lenetlab.module import Classifier
-from lenetlab.run_status import read_status
+from lenetlab.data.idx import write_idx
+from lenetlab.models.classifier import Classifier
+from lenetlab.run.status import read_status
 
 # one epoch of five batches: a model that still gets some test images wrong
 TRAIN = [*FAST, "model=lenet_tiny", "trainer.max_epochs=1", "trainer.limit_train_batches=5", "optimizer.lr=0.1"]
@@ -159,7 +159,7 @@ def test_predict_classifies_png_files_and_an_idx_file_alike(trained, here, fake_
 
 
 def test_export_writes_an_onnx_model_that_agrees_with_pytorch(trained, here, monkeypatch, capsys):
-    from lenetlab.onnx_export import onnx_logits
+    from lenetlab.run.onnx_export import onnx_logits
 
     run, output = trained / "run", here / "lenet.onnx"
     code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={run}", f"output={output}")

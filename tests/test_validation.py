@@ -156,7 +156,44 @@ def test_a_refused_start_leaves_an_existing_run_untouched(monkeypatch, capsys, f
 def test_values_lightning_accepts_pass(override):
     from hydra import compose, initialize_config_dir
 
-    from lenetlab.validation import validate
+    from lenetlab.config.validation import validate
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         validate(compose("train", overrides=[override]), check_devices=False)
+
+
+def compose_train(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+def test_an_mlp_with_one_hidden_width_is_accepted_and_shown_in_hparams():
+    from lenetlab.config.validation import validate
+    from lenetlab.tensorboard.hparams import config_hparams
+
+    cfg = compose_train("model=mlp", "model.hidden=64")
+    validate(cfg, check_devices=False)
+    assert config_hparams(cfg)["hidden"] == "64"
+    assert config_hparams(compose_train("model=mlp", "model.hidden=[300,100]"))["hidden"] == "300-100"
+
+
+@pytest.mark.parametrize(
+    ("target", "checked"),
+    [
+        ("lenetlab.data.MNISTDataModule", True),
+        ("lenetlab.data.mnist.MNISTDataModule", True),
+        ("mypackage.FashionMNISTDataModule", False),  # another dataset checks its own files
+    ],
+)
+def test_only_mnist_gets_the_mnist_file_checks(tmp_path, target, checked):
+    from lenetlab.data import DataNotFoundError
+    from lenetlab.run.start_checks import check_data
+
+    cfg = compose_train(f"data._target_={target}", f"data.root={tmp_path}", "data.download=false")
+    if checked:
+        with pytest.raises(DataNotFoundError):
+            check_data(cfg)
+    else:
+        check_data(cfg)

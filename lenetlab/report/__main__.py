@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lenetlab.figure_files import DPI, FORMATS, parse_formats
+from lenetlab.output.figures import DPI, FORMATS, parse_formats
 from lenetlab.report.runs import describe, latest, load_runs, varying
 from lenetlab.report.write import write_report
 

@@ -273,7 +273,7 @@ def kernel_size(runs: list[Run], keys: list[str]) -> Figure | None:
     if "kernel_size" not in keys:
         return None
     panels = [
-        Panel("final validation error (%)", lambda r: _percent(r.metrics()["val_error"])),
+        Panel("final validation error (%)", lambda r: _in_percent(r.metrics()["val_error"])),
         PER_EPOCH,
     ]
 
@@ -283,7 +283,7 @@ def kernel_size(runs: list[Run], keys: list[str]) -> Figure | None:
     return _grid(runs, keys, ["kernel_size"], panels, "Validation error and time against kernel size", groups)
 
 
-def _percent(value: float | None) -> float | None:
+def _in_percent(value: float | None) -> float | None:
     return None if value is None else 100 * value
 
 

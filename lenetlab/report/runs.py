@@ -10,13 +10,13 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from lenetlab.run_status import STATUS_FILE, job_dirs, read_status
-from lenetlab.tensorboard_tags import metric_name
+from lenetlab.run.status import STATUS_FILE, job_dirs, read_status
+from lenetlab.tensorboard.tags import metric_name
 
 EVENTS = "events.out.tfevents.*"
 SWEEP_FILE = "multirun.yaml"
 NOT_SWEPT = ("params", "status")  # logged with the hparams, but results, not settings
-# the order of lenetlab.train.run_hparams (the HParams protobuf map has none); others go after
+# the order of lenetlab.run.fit.run_hparams (the HParams protobuf map has none); others go after
 ORDER = ("model", "filters", "kernel_size", "hidden", "optimizer", "lr", "scheduler", "batch_size", "max_epochs")
 ORDER += ("accelerator", "precision", "seed", "params")
 
@@ -117,8 +117,8 @@ def read_run(path: Path, name: str) -> Run:
 
 def _train_images(cfg) -> int | None:
     """How many images the run's data directory holds for training, None if it cannot be read."""
-    from lenetlab.data import default_data_root
-    from lenetlab.idx import IMAGES_MAGIC, IdxFormatError, check_idx_file
+    from lenetlab.data.idx import IMAGES_MAGIC, IdxFormatError, check_idx_file
+    from lenetlab.data.mnist import default_data_root
 
     try:
         root = OmegaConf.select(cfg, "data.root", default=None)
@@ -190,7 +190,7 @@ def config_hparams(path: Path) -> dict:
 
     No parameter count (that needs the network); the accelerator is the one asked for, "auto" names none.
     """
-    from lenetlab.hparams import config_hparams as from_config
+    from lenetlab.tensorboard.hparams import config_hparams as from_config
 
     config = path / ".hydra" / "config.yaml"
     if not config.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from lenetlab.formats import percent
+from lenetlab.output import percent
 from lenetlab.report.runs import Run, describe, fmt
 
 METRICS = ("params", "epochs", "val_error", "best_val_error", "test_error", "first_epoch_s", "epoch_s", "fit_s")

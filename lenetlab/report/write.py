@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lenetlab.figure_files import save_figure
+from lenetlab.output.figures import save_figure
 from lenetlab.report.figures import FIGURES
 from lenetlab.report.runs import Run, in_order, varying
 from lenetlab.report.tables import rows, write_csv, write_markdown

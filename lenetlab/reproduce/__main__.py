@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from lenetlab.overrides import checks_command_line
+from lenetlab.config.overrides import checks_command_line
 from lenetlab.reproduce.claims import claim_rows
 from lenetlab.reproduce.paper import write_claims_csv, write_figures, write_paper
 from lenetlab.reproduce.results import read_measured

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lenetlab.atomic import atomic_write_text
-from lenetlab.figure_files import save_figure
+from lenetlab.output.atomic import atomic_write_text
+from lenetlab.output.figures import save_figure
 from lenetlab.report import Run, write_report
 from lenetlab.report.figures import FIGURES
 from lenetlab.reproduce.claims import COLUMNS

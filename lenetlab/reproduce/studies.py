@@ -19,17 +19,17 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from lenetlab.atomic import atomic_write_text
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.overrides import hydra_quoted, override_key
+from lenetlab.data.mnist import PROJECT_ROOT
+from lenetlab.output.atomic import atomic_write_text
 from lenetlab.reproduce.claims import CHECKS, unknown_checks
-from lenetlab.resume import hydra_quoted
-from lenetlab.run_status import job_dirs, read_status
-from lenetlab.validation import ConfigError, refuse
+from lenetlab.run.status import job_dirs, read_status
 
 log = logging.getLogger(__name__)
 
 RECORD = "study.json"
 COMMANDS = ("train", "search", "params")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -57,17 +57,13 @@ class Study:
         raise ValueError(f"study {self.name} runs no command line")
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def merge_overrides(*groups: list[str]) -> list[str]:
     """The overrides in order, a key given again replacing its earlier value (so each key appears once)."""
     merged: dict[str, str] = {}
     for group in groups:
         for override in group:
-            merged.pop(_key(override), None)
-            merged[_key(override)] = override
+            merged.pop(override_key(override), None)
+            merged[override_key(override)] = override
     return list(merged.values())
 
 
@@ -165,7 +161,7 @@ def run_study(study: Study, study_dir: Path) -> str:
     _write_record(study, study_dir, "started", before, interruptions=interruptions)
     start = time.monotonic()
     if study.command == "params":
-        atomic_write_text(study_dir / "params.json", json.dumps(count_parameters(study.models), indent=2) + "\n")
+        atomic_write_text(study_dir / "params.json", json.dumps(parameter_counts(study.models), indent=2) + "\n")
         returncode = 0
     else:
         argv = [sys.executable, "-m", *study.argv(study_dir)]
@@ -185,20 +181,20 @@ def run_study(study: Study, study_dir: Path) -> str:
     return status
 
 
-def count_parameters(models: dict[str, list[str]]) -> dict[str, dict]:
+def parameter_counts(models: dict[str, list[str]]) -> dict[str, dict]:
     """Per model: total, conv and fully connected parameters and the per-layer table (no training)."""
     import hydra
     from hydra.utils import instantiate
 
-    from lenetlab.models import count_parameters as count
-    from lenetlab.models import parameter_table
+    from lenetlab.models import count_parameters, parameter_table
 
     counts = {}
     for name, overrides in models.items():
         net = instantiate(hydra.compose(config_name="train", overrides=list(overrides)).model)
         layers = parameter_table(net)
         conv = sum(row["total"] for row in layers if row["layer"].startswith("Conv"))
-        counts[name] = {"total": count(net), "conv": conv, "fc": count(net) - conv, "layers": layers}
+        total = count_parameters(net)
+        counts[name] = {"total": total, "conv": conv, "fc": total - conv, "layers": layers}
     return counts
 
 

@@ -11,15 +11,16 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from lenetlab import CONF_DIR
-from lenetlab.atomic import atomic_write_text
-from lenetlab.formats import percent
-from lenetlab.overrides import checks_command_line
+from lenetlab.config import refuse
+from lenetlab.config.overrides import checks_command_line
+from lenetlab.config.validation import BAD_INPUT
+from lenetlab.output import percent
+from lenetlab.output.atomic import atomic_write_text
 from lenetlab.search.final import final_run
 from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
 from lenetlab.search.settings import check_settings
 from lenetlab.search.space import search_space
 from lenetlab.search.study import SearchStuck, format_params, open_study, optimize
-from lenetlab.validation import BAD_INPUT, refuse
 
 
 def search(cfg: DictConfig) -> dict:

@@ -10,9 +10,9 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig
 
-from lenetlab.atomic import atomic_write_text
+from lenetlab.output.atomic import atomic_write_text
+from lenetlab.run.fit import train
 from lenetlab.search.space import run_config
-from lenetlab.train import train
 
 log = logging.getLogger(__name__)
 

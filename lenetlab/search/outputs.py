@@ -11,8 +11,8 @@ import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from lenetlab.atomic import atomic_write_text
-from lenetlab.formats import percent
+from lenetlab.output import percent
+from lenetlab.output.atomic import atomic_write_text
 from lenetlab.search.space import config_group, run_config
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
 def write_figures(study: optuna.Study, search_dir: Path) -> list[str]:
     """history.png, params.png and importances.png (see lenetlab.search.figures), each once it has something
     to show, at the report's resolution; return the names written."""
-    from lenetlab.figure_files import save_figure
+    from lenetlab.output.figures import save_figure
     from lenetlab.search.figures import FIGURES
 
     written = []

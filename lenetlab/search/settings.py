@@ -6,8 +6,10 @@ import optuna
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.validation import BAD_INPUT, validate
+from lenetlab.run.start_checks import check_data, check_output_dir
 from lenetlab.search.space import search_space
-from lenetlab.validation import BAD_INPUT, ConfigError, check_data, check_output_dir, refuse, validate
 
 SAMPLERS = {"random": optuna.samplers.RandomSampler, "tpe": optuna.samplers.TPESampler}
 PRUNERS = {

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from lenetlab import CONF_DIR
-from lenetlab.validation import ConfigError
+from lenetlab.config import ConfigError
 
 _ABSENT = object()
 

@@ -14,12 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from lenetlab.formats import percent
-from lenetlab.run_status import write_status
+from lenetlab.config import ConfigError
+from lenetlab.output import percent
+from lenetlab.run.fit import RunStopped, train
+from lenetlab.run.status import write_status
 from lenetlab.search.settings import PRUNERS, SAMPLERS
 from lenetlab.search.space import PerTrialSeed, run_config, search_space, suggest
-from lenetlab.train import RunStopped, train
-from lenetlab.validation import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,16 @@ import difflib
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from lenetlab import CONF_DIR
-from lenetlab.hydra_internals import hydra_arguments
-from lenetlab.resume import hydra_quoted
-from lenetlab.validation import ConfigError, expand_sweep, refuse
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.hydra_internals import hydra_arguments
+from lenetlab.config.sweeps import expand_sweep
 
 # collections whose entries have free names: each new entry must be a mapping (a callback, a search parameter)
 OPEN_COLLECTIONS = ("callbacks", "search.space")
@@ -154,11 +155,19 @@ def _first_line(error: BaseException) -> str:
 
 def _groups(configs: _Configs, job: list[str]) -> list[str]:
     """The config group choices among a job's overrides."""
-    return [o for o in job if configs.is_group(_key(o))]
+    return [o for o in job if configs.is_group(override_key(o))]
 
 
-def _key(override: str) -> str:
+def override_key(override: str) -> str:
+    """The key or config group an override sets: ``+model@net=lenet`` -> ``model``."""
     return override.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``."""
+    # backslashes before a quote or the end are doubled, quotes escaped, ${ kept from interpolating
+    escaped = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
+    return "'" + escaped.replace("'", "\\'").replace("${", "\\${") + "'"
 
 
 def _check_group_choice(configs: _Configs, override) -> None:
@@ -287,7 +296,7 @@ def _unknown(config: DictConfig, key: str, root_groups: list[str]) -> str:
     else:
         if fixed != key.split("."):
             return f"unknown key {key!r}: did you mean {'.'.join(fixed)!r}?"
-    chosen = [g for g in root_groups if "=" in g and key.startswith(_key(g) + ".")]
+    chosen = [g for g in root_groups if "=" in g and key.startswith(override_key(g) + ".")]
     if chosen:
         return f"unknown key {key!r} with {', '.join(chosen)} (--cfg job lists the keys)"
     return f"unknown key {key!r} (--cfg job lists the keys)"

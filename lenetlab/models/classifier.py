@@ -108,7 +108,7 @@ class Classifier(L.LightningModule):
         net, optimizer, scheduler = plain(net), plain(optimizer), plain(scheduler)
         network = build(net)
         input_shape = list(input_shape or getattr(network, "input_shape", MNIST_SHAPE))
-        # logger=False: the run logs its own HParams entry (lenetlab.tensorboard_hparams), not these configs
+        # logger=False: the run logs its own HParams entry (lenetlab.tensorboard.hparams), not these configs
         self.save_hyperparameters(logger=False)
         if channels_last:
             network = network.to(memory_format=torch.channels_last)

@@ -9,7 +9,7 @@ import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, read_write
 
-from lenetlab.validation import sweep_jobs
+from lenetlab.config.sweeps import sweep_jobs
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,25 @@
-"""The small ``status.json`` each job writes at its end, and the sweep summary built from them."""
+"""The small ``status.json`` each job writes at its end, the sweep summary built from them, and Ctrl-C.
+
+Ctrl-C and SIGTERM are a state, not a crash: the run records ``interrupted``, a sweep stops, exit status 130.
+
+During ``fit`` and ``test`` Lightning catches the interruption itself (``trainer.interrupted``), calls
+the callbacks' ``on_exception`` and ends with ``SystemExit``; ``lenetlab.train`` turns that back into
+KeyboardInterrupt, records the run and exits with 130.
+"""
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lenetlab.atomic import atomic_write_text
-from lenetlab.formats import percent
+from lenetlab.output import percent
+from lenetlab.output.atomic import atomic_write_text
 
 STATUS_FILE = "status.json"
 
@@ -55,3 +64,19 @@ class SweepSummary(Callback):
         print(text, file=sys.stderr if bad else sys.stdout, flush=True)
         if bad:
             sys.exit(1)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a program stopped by Ctrl-C
+
+
+def sigterm_as_interrupt() -> None:
+    """Let SIGTERM stop this process as Ctrl-C does, unless something else (a cluster launcher) handles it."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def interrupted_reason(last_epoch: int | None) -> str:
+    """The ``reason`` of an interrupted run: how far it got and how to continue it."""
+    where = f"after epoch {last_epoch}" if last_epoch is not None else "before its first checkpoint"
+    return f"interrupted {where} (Ctrl-C or SIGTERM): run the same command with resume=true to continue"

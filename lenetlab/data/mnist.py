@@ -9,12 +9,12 @@ import lightning as L
 import torch
 from torchvision.datasets import MNIST
 
-from lenetlab.augment import random_affine
-from lenetlab.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_file
+from lenetlab.data.augment import random_affine
+from lenetlab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_file
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding lenetlab/
 DATA_DIR_ENV = "LENETLAB_DATA_DIR"
-# data.distortion at data.augment=1 (lenetlab.augment.random_affine's arguments)
+# data.distortion at data.augment=1 (lenetlab.data.augment.random_affine's arguments)
 DISTORTION = {"rotation": 10.0, "scale": 0.1, "shift": 2.0, "elastic": 0.0, "elastic_sigma": 4.0}
 SCALED = ("rotation", "scale", "shift", "elastic")  # the amounts data.augment multiplies (not the smoothing)
 MNIST_FILES = {

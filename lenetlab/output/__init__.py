@@ -1,4 +1,7 @@
-"""How numbers are shown to a person (files such as CSV and JSON keep full precision)."""
+"""The bottom layer: atomic file writes, figure files, and how numbers are shown to a person.
+
+Files such as CSV and JSON keep full precision; :func:`percent` is for what a person reads.
+"""
 
 from __future__ import annotations
 

@@ -7,32 +7,13 @@ sweep directory before it launches any job; that works for every launcher, in th
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from lenetlab.config.sweeps import SWEEP_FILE, sweep_arguments, varying_keys
+
 RESOLVER = "lenetlab.job_name"
-SWEEP_FILE = "multirun.yaml"
-
-
-def sweep_arguments(config: DictConfig) -> list[str]:
-    """A sweep's grid as Hydra's basic sweeper reads it: ``hydra.sweeper.params``, then the command line's."""
-    params = config.hydra.sweeper.get("params") or {}
-    return [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-
-
-def varying_keys(arguments: list[str]) -> list[str]:
-    """The override keys that take more than one value across the jobs the sweep expands to."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from lenetlab.validation import expand_sweep
-
-    parser, values = OverridesParser.create(), defaultdict(set)
-    for job in expand_sweep(arguments)[1]:
-        for override in parser.parse_overrides(job):
-            values[override.get_key_element()].add(override.get_value_element_as_str())
-    return [key for key, seen in values.items() if len(seen) > 1]
 
 
 def job_name(job_overrides: list[str], varying: list[str], number: int) -> str:

@@ -1,4 +1,5 @@
-"""TensorBoard's HParams tab: each run's values, and the sweep's experiment that puts the swept keys first.
+"""TensorBoard's HParams tab: each run's values read off its config, and the sweep's experiment that puts the
+swept keys first.
 
 TensorBoard takes the columns from one experiment summary (the first it finds) and shows the five
 first of them, those marked ``differs`` before the others. So a run writes only its session (its
@@ -17,13 +18,48 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from lenetlab.hparams import config_hparams
-from lenetlab.job_names import SWEEP_FILE, sweep_arguments, varying_keys
-from lenetlab.tensorboard_tags import tensorboard_tag
+from lenetlab.config.sweeps import SWEEP_FILE, expand_sweep, sweep_arguments, varying_keys
+from lenetlab.tensorboard.tags import tensorboard_tag
 
 # the metrics the HParams tab shows against the hparams (their last values), in this order
 METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")
 METRICS += ("time/fit_s",)
+
+
+def _name(node) -> str:
+    return node._target_.rsplit(".", 1)[-1] if node else "none"
+
+
+def _widths(value) -> list:
+    """A width or a list of widths (``model.filters``, ``model.hidden``) as a list; none: empty."""
+    return [value] if isinstance(value, int) else list(value or [])
+
+
+def config_hparams(cfg: DictConfig) -> dict:
+    """Model, filters, kernel size, optimizer, lr, batch size... as scalars and strings.
+
+    ``accelerator`` is the one asked for; a run replaces it with the device it got, and adds ``params``.
+    """
+    widths = _widths(cfg.model.get("filters"))
+    return {
+        "model": _name(cfg.model),
+        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
+        "kernel_size": cfg.model.get("kernel_size", 0),
+        "hidden": "-".join(map(str, _widths(cfg.model.get("hidden")))) or "none",
+        "optimizer": _name(cfg.optimizer),
+        "lr": cfg.optimizer.lr,
+        "momentum": cfg.optimizer.get("momentum", 0.0),
+        "weight_decay": cfg.optimizer.get("weight_decay", 0.0),
+        "scheduler": _name(cfg.get("scheduler")),
+        "batch_size": cfg.data.batch_size,
+        "augment": float(cfg.data.get("augment", 0.0)),
+        "label_smoothing": cfg.get("label_smoothing", 0.0),
+        "dropout": cfg.model.get("dropout", 0.0),
+        "max_epochs": cfg.trainer.max_epochs,
+        "accelerator": cfg.trainer.accelerator,
+        "precision": str(cfg.trainer.get("precision", 32)),
+        "seed": cfg.seed,
+    }
 
 
 def _summary(tag: str, **data) -> Summary:
@@ -101,8 +137,6 @@ class SweepExperiment(Callback):
         sweep_dir, job_dir = Path(str(hydra.sweep.dir)), Path(str(hydra.runtime.output_dir))
         if any(any(directory.glob("events.out.tfevents.*")) for directory in (sweep_dir, job_dir)):
             return
-        from lenetlab.validation import expand_sweep
-
         sweep = OmegaConf.load(sweep_dir / SWEEP_FILE)  # the sweep's own config, written before its first job
         loader = GlobalHydra.instance().config_loader()
         arguments = sweep_arguments(sweep)

@@ -1,4 +1,4 @@
-"""Find and load trained models for the commands that use them: from a checkpoint, a run or a sweep."""
+"""A run's checkpoints: written atomically, resumed from, and found and loaded for the commands that use a trained model."""
 
 from __future__ import annotations
 
@@ -11,14 +11,43 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
-from lenetlab.module import CheckpointError, Classifier
-from lenetlab.run_status import job_dirs, read_status
-from lenetlab.validation import BAD_INPUT, ConfigError, check_accelerator, refuse
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.validation import BAD_INPUT, check_accelerator
+from lenetlab.models.classifier import CheckpointError, Classifier
+from lenetlab.output.atomic import atomic_file
+from lenetlab.run.status import job_dirs, read_status
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 ACCEPTED = "a .ckpt file, a run directory (its checkpoints/best.ckpt) or a sweep directory"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint to a temporary file beside it, fsync, then rename over the old one.
+
+    Lightning's own save stages the file in the system temp directory and *moves* it, which is a
+    copy (not atomic) when that directory is on another file system; a kill then can leave half a file.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        with atomic_file(path, "wb") as f:
+            torch.save(checkpoint, f)
+
+
+def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint this run starts from: ``ckpt_path``, else with ``resume=true`` the run's own last one."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = Path(output_dir) / LAST_CHECKPOINT
+    return str(last) if cfg.get("resume") and last.is_file() else None
+
+
+def first_epoch_after(checkpoint: str) -> int:
+    """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]) + 1
 
 
 @dataclass

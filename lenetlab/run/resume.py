@@ -1,56 +1,26 @@
-"""What makes a run resumable: atomic checkpoints and finding the run or sweep to continue."""
+"""``resume=true`` and ``ckpt_path``: finding the run or sweep to continue, and pointing Hydra at it."""
 
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
-import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from lenetlab.atomic import atomic_file
+from lenetlab.config.overrides import hydra_quoted, override_key
+from lenetlab.run.checkpoints import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 # keys that do not change what a run computes, only how it is started
 START_KEYS = ("resume", "ckpt_path", "hydra.run.dir", "hydra.sweep.dir")
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write each checkpoint to a temporary file beside it, fsync, then rename over the old one.
-
-    Lightning's own save stages the file in the system temp directory and *moves* it, which is a
-    copy (not atomic) when that directory is on another file system; a kill then can leave half a file.
-    """
-
-    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        with atomic_file(path, "wb") as f:
-            torch.save(checkpoint, f)
-
-
-def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
-    """The checkpoint this run starts from: ``ckpt_path``, else with ``resume=true`` the run's own last one."""
-    if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
-    last = Path(output_dir) / LAST_CHECKPOINT
-    return str(last) if cfg.get("resume") and last.is_file() else None
-
-
-def first_epoch_after(checkpoint: str) -> int:
-    """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
-    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]) + 1
-
-
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def command_overrides(overrides) -> frozenset[str]:
     """The overrides that define what a run computes: all but the start keys and Hydra's own."""
-    return frozenset(o for o in overrides if _key(o) not in START_KEYS and not _key(o).startswith("hydra."))
+    return frozenset(
+        o for o in overrides if override_key(o) not in START_KEYS and not override_key(o).startswith("hydra.")
+    )
 
 
 def _search_root(pattern: str) -> Path | None:
@@ -60,7 +30,7 @@ def _search_root(pattern: str) -> Path | None:
 
 
 def _explicit(config: DictConfig, key: str) -> bool:
-    return any(_key(o) == key for o in config.hydra.overrides.hydra)
+    return any(override_key(o) == key for o in config.hydra.overrides.hydra)
 
 
 def latest_matching(config: DictConfig, multirun: bool) -> Path | None:
@@ -90,13 +60,6 @@ def _run_of(checkpoint: Path) -> Path | None:
     """
     run = checkpoint.parent.parent
     return run if checkpoint == run / LAST_CHECKPOINT and (run / ".hydra").is_dir() else None
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``."""
-    # backslashes before a quote or the end are doubled, quotes escaped, ${ kept from interpolating
-    escaped = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
-    return "'" + escaped.replace("'", "\\'").replace("${", "\\${") + "'"
 
 
 def choose_output_dir(config: DictConfig, multirun: bool) -> Path:

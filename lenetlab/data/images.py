@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lenetlab.idx import IMAGES_MAGIC, IdxFormatError, read_idx
+from lenetlab.data.idx import IMAGES_MAGIC, IdxFormatError, read_idx
 
 SIDE = 28  # MNIST's field
 DIGIT_BOX = 20  # the longer side of an MNIST digit's bounding box

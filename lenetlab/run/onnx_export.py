@@ -1,6 +1,6 @@
 """A trained network as an ONNX model that takes raw pixels, and onnxruntime to run it.
 
-The model's input ``pixels`` is N x 1 x 28 x 28 in [0, 1] (any N), as ``lenetlab.images.load_images``
+The model's input ``pixels`` is N x 1 x 28 x 28 in [0, 1] (any N), as ``lenetlab.data.images.load_images``
 gives them; its output ``logits`` is N x classes. The training set's normalization is part of the graph.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lenetlab.atomic import atomic_file
+from lenetlab.output.atomic import atomic_file
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
 INSTALL = 'pip install "lenetlab[export]"'

@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from lenetlab.atomic import atomic_file
+from lenetlab.output.atomic import atomic_file
 
 FORMATS = ("png", "pdf", "svg", "eps")
 # A 7.5-inch figure is 1,500 pixels wide at 200 dpi: about 230 dpi when LaTeX scales it to a 6.5-inch

@@ -1,0 +1,7 @@
+"""The model core: networks, the LightningModule and its callbacks (torch and Lightning; no TensorBoard, no Hydra
+beyond ``hydra.utils.instantiate``). A config's ``_target_: lenetlab.models.LeNet`` names a network here."""
+
+from lenetlab.models.classifier import Classifier
+from lenetlab.models.networks import MLP, LeNet, count_parameters, parameter_table
+
+__all__ = ["MLP", "Classifier", "LeNet", "count_parameters", "parameter_table"]
