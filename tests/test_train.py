@@ -97,7 +97,7 @@ def test_gpu_without_cuda_stops_with_one_clear_line(run_main, tmp_path):
 def test_start_up_of_a_later_run_in_the_same_process_counts_from_its_own_start(monkeypatch):
     from types import SimpleNamespace
 
-    from lenetlab import callbacks
+    from lenetlab.models import callbacks
 
     clock = SimpleNamespace(now=100.0)
     monkeypatch.setattr(callbacks, "time", SimpleNamespace(perf_counter=lambda: clock.now))
