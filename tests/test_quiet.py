@@ -29,6 +29,7 @@ SILENCED = [
 ]
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_run_prints_one_result_line_in_percent_and_nothing_to_ignore(run_cli, tmp_path):
     # a machine with SLURM installed: an `srun` on the PATH makes Lightning warn
     bin_dir = tmp_path / "bin"

@@ -288,6 +288,7 @@ def _marked(ax) -> dict[bool, set]:
     return points
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_sweep_timed_on_part_of_each_epoch_is_scaled_marked_and_has_no_total(
     shortened_sweep, filters_sweep, fake_mnist, monkeypatch
 ):

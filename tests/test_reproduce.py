@@ -33,6 +33,7 @@ def check(name, measured, missing=None, **args):
     return evaluate({"check": name, "args": args}, measured, missing or {})
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_quick_profile_writes_a_row_per_claim_and_a_second_run_skips_finished_studies(run_main, tmp_path):
     out = tmp_path / "repro"
     args = [*QUICK, "studies=[params,mlp_baseline]", f"hydra.run.dir={out}"]

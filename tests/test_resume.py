@@ -271,6 +271,7 @@ def interrupt_when(process: subprocess.Popen, ready) -> int:
     return process.wait(timeout=120)
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_ctrl_c_records_the_run_as_interrupted_and_resume_finishes_it(run_main, fake_mnist, tmp_path):
     run = tmp_path / "run"
     args = [*ARGS, "trainer.max_epochs=4", f"hydra.run.dir={run}"]

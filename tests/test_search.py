@@ -48,6 +48,7 @@ def states(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_path):
     out = tmp_path / "search"
     result = run_main("lenetlab.search", *TINY, f"hydra.run.dir={out}")

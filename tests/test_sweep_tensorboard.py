@@ -67,6 +67,7 @@ def card_groups(tags: set[str]) -> list[str]:
     return list(dict.fromkeys(tag.split("/", 1)[0] for tag in sorted(tags)))
 
 
+@pytest.mark.slow  # trains several times or in subprocesses: the slow tier
 def test_a_sweep_is_named_by_what_it_varies_and_shows_it_first_in_hparams(run_main, tmp_path):
     sweep = tmp_path / "sweep"
     # the grid of an experiment (model: mlp,lenet_tiny) and of the command line, with fixed overrides
