@@ -119,7 +119,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar curve of a run directory as ``{metric: [(step, value), ...]}``, read by TensorBoard."""
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
-    from lenetlab.tensorboard.tags import metric_name
+    from lenetlab.tensorboard import metric_name
 
     multiplexer = EventMultiplexer(size_guidance={"scalars": 0}).AddRunsFromDirectory(str(run_dir))
     multiplexer.Reload()

@@ -3,8 +3,8 @@
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lenetlab.report.runs import read_events
+from lenetlab.tensorboard import metric_name, tensorboard_tag
 from lenetlab.tensorboard.logger import RunLogger
-from lenetlab.tensorboard.tags import metric_name, tensorboard_tag
 
 
 def write(logger, points: dict[str, list[float]], first_step: int = 0) -> None:

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from lenetlab.output.figures import DPI, FORMATS, parse_formats
+from lenetlab.report import write_report
 from lenetlab.report.runs import describe, latest, load_runs, varying
-from lenetlab.report.write import write_report
 
 OUTPUTS = Path("outputs")
 

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from lenetlab.run.status import STATUS_FILE, job_dirs, read_status
-from lenetlab.tensorboard.tags import metric_name
+from lenetlab.tensorboard import metric_name
 
 EVENTS = "events.out.tfevents.*"
 SWEEP_FILE = "multirun.yaml"

@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from lenetlab.config.sweeps import SWEEP_FILE, expand_sweep, sweep_arguments, varying_keys
-from lenetlab.tensorboard.tags import tensorboard_tag
+from lenetlab.tensorboard import tensorboard_tag
 
 # the metrics the HParams tab shows against the hparams (their last values), in this order
 METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from lightning.pytorch.loggers import TensorBoardLogger
 from typing_extensions import override
 
+from lenetlab.tensorboard import tensorboard_tag
 from lenetlab.tensorboard.hparams import session_summaries
-from lenetlab.tensorboard.tags import tensorboard_tag
 
 
 class RunLogger(TensorBoardLogger):
@@ -15,7 +15,7 @@ class RunLogger(TensorBoardLogger):
     Lightning finalizes its loggers after ``fit`` and again after ``test``; closing the writer there
     would start a new event file for the test results. Hyperparameters go to the HParams tab only
     (no placeholder metric points, no ``hparams.yaml``: the config is in ``.hydra/``). Metrics are written
-    under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard.tags``).
+    under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard``).
     """
 
     @override
