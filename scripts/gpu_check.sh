@@ -88,7 +88,7 @@ part() {
 # at most 30 + 60 + 50 + 120 + 100 + 20 + 100 s = 8 min in all (the limits; the parts usually take less)
 part versions 30 bash -c versions
 # the tests that run only where CUDA is (on the CPU: skipped, with their reason)
-part gpu_tests 60 "$PY" -m pytest -q -rs -p no:cacheprovider -m "slow or not slow" \
+part gpu_tests 60 "$PY" -m pytest -q -rs -p no:cacheprovider -n 0 -m "slow or not slow" \
     tests/test_train.py::test_gpu_run_trains_on_the_device_and_records_its_memory \
     tests/test_augment.py::test_distortions_run_on_the_gpu
 # 50 steady training steps of the default run, eager and compiled with CUDA graphs; both epoch times

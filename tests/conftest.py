@@ -30,6 +30,19 @@ FAST = [
 ]
 
 
+def pytest_configure(config):
+    """In one of pytest-xdist's parallel test processes: its share of the cores as torch's threads, also for
+    the runs it starts (``OMP_NUM_THREADS``), so that the processes do not wait on each other's threads."""
+    import torch
+
+    from lenetlab.config.launchers import available_cores
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, available_cores() // workers))
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def make_fake_mnist(root: Path, n_train: int = 1200, n_test: int = 200, seed: int = 0) -> Path:
     """Write learnable 28x28 digits (a bright block whose position encodes the label) as IDX files."""
     rng = np.random.default_rng(seed)
@@ -83,6 +96,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item not in needing]
         config.hook.pytest_deselected(items=needing)
         config.stash[NOT_RUN] = f"{len(needing)} tests not run: {missing}"
+        if hasattr(config, "workeroutput"):  # an xdist worker: its controller prints the line
+            config.workeroutput["not_run"] = config.stash[NOT_RUN]
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, as each worker finishes
+def pytest_testnodedown(node, error):
+    if "not_run" in getattr(node, "workeroutput", {}):
+        node.config.stash[NOT_RUN] = node.workeroutput["not_run"]
 
 
 @pytest.hookimpl(trylast=True)  # the last line before pytest's counts

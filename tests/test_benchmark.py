@@ -27,11 +27,12 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.slow  # about ten processes, each paying the imports
-@pytest.mark.timeout(900)  # ten processes: minutes on a busy machine
+@pytest.mark.slow  # seven processes, each paying the imports
+@pytest.mark.timeout(900)  # minutes on a busy machine
 def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = ("--val-size", "200", "--rounds", "2", "--limit-batches", "3", "--threads", "1", "--json", str(out))
+    args = ("--val-size", "200", "--rounds", "1", "--repeats", "2", "--limit-batches", "3", "--threads", "1")
+    args = (*args, "--json", str(out))
     result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -44,7 +45,7 @@ def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_pat
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
     variants = written["16"]["32"]
     for name, r in variants.items():
-        assert len(r["epoch_s"]) == 2, name  # one per round: the warm-up epochs are not counted
+        assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
         assert r["median_s"] > 0 and r["rss_mb"] > 0, name
         assert r["precision"] == "32", name
     assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
@@ -111,3 +112,25 @@ def test_channels_last_changes_the_layout_not_the_result():
     assert not plain.net[3].weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(8, 1, 28, 28)
     torch.testing.assert_close(nhwc(x), plain(x), rtol=1e-4, atol=1e-5)
+
+
+def test_the_rounds_take_turns_and_every_timed_epoch_counts(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from benchmark import _rotated
+    from benchmark_table import merge_rounds
+
+    assert [_rotated(["a", "b", "c"], turn) for turn in range(4)] == [
+        ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]
+    ]  # fmt: skip
+
+    def turn(epoch_s, eval_s, rss_mb, startup_s):
+        common = {"epoch_s": epoch_s, "eval_s": eval_s, "rss_mb": rss_mb, "gpu_peak_mb": None, "precision": "32"}
+        return {
+            "lenetlab": {**common, "startup_s": startup_s, "augment": 0.0, "hidden": "128"},
+            "plain": {**common, "images": 300},
+        }
+
+    merged = merge_rounds([turn([2.0], 0.5, 900, 4.0), turn([1.0], 0.3, 1000, 3.0), turn([3.0], None, 800, 5.0)])
+    assert merged["lenetlab"]["epoch_s"] == [2.0, 1.0, 3.0]  # every round's timed epochs, in order
+    assert (merged["lenetlab"]["eval_s"], merged["lenetlab"]["rss_mb"]) == (0.4, 1000)  # median of those measured, peak
+    assert merged["lenetlab"]["startup_s"] == 4.0 and merged["plain"]["images"] == 300

@@ -16,7 +16,8 @@ def jobs(sweep) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_cli, tmp_path):
+def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the launcher's share, not the test process's
     sweep = tmp_path / "sweep"
     result = run_cli(
         "lenetlab.train",
@@ -39,7 +40,8 @@ def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_cl
 
 
 @pytest.mark.slow
-def test_submitit_local_runs_the_sweep(run_cli, tmp_path):
+def test_submitit_local_runs_the_sweep(run_cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     sweep = tmp_path / "sweep"
     result = run_cli(
         "lenetlab.train",

@@ -12,7 +12,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter, ScalarFormatter
 
-from lenetlab.report.runs import NOT_SWEPT, Run, describe, fmt
+from lenetlab.report.runs import NOT_SWEPT, Run, describe, fmt, setting
 
 MAX_SWEPT_TICKS = 12
 MARKERS = "osD^vP*Xph<>"  # with the colours, keeps a dozen overlapping lines apart
@@ -205,7 +205,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
 
     A panel no run has a value for is left out; ``notes`` go under the figure with the shared settings.
     """
-    x_keys = [k for k in x_keys if len({r.hparams.get(k) for r in runs if _numeric(r.hparams.get(k))}) > 1]
+    x_keys = [k for k in x_keys if len({setting(r.hparams, k) for r in runs if _numeric(setting(r.hparams, k))}) > 1]
     panels = [panel for panel in panels if any(panel.y(r) is not None for r in runs)]
     drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
@@ -214,25 +214,26 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
     axes = fig.subplots(len(panels), len(x_keys), squeeze=False)
     for col, x_key in enumerate(x_keys):
         groups = group_keys(x_key)
-        labels = list(dict.fromkeys(describe(r.hparams, groups) for r in drawable))
+        column = [r for r in drawable if setting(r.hparams, x_key) is not None]  # an MLP has no filters to draw at
+        labels = list(dict.fromkeys(describe(r.hparams, groups) for r in column))
         # a group keeps its colour and marker in every panel, whichever groups a panel lacks
         styles = {label: (color, MARKERS[i % len(MARKERS)]) for i, (label, color) in
                   enumerate(zip(labels, _colors(len(labels)), strict=True))}  # fmt: skip
-        x_values = [r.hparams.get(x_key) for r in drawable]
+        x_values = [r.hparams.get(x_key) for r in column]
         for row, panel in enumerate(panels):
             ax = axes[row][col]
-            _lines(ax, drawable, x_key, panel, groups, styles)
+            _lines(ax, column, x_key, panel, groups, styles)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if _spans_decades(x_values):
                     log_axis(ax, "x")
             else:
                 _swept_axis(ax.xaxis, x_values, ax.set_xscale)
-            if _spans_decades([panel.y(r) for r in drawable]):
+            if _spans_decades([panel.y(r) for r in column]):
                 log_axis(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
             ax.set_ylabel(panel.label)
             ax.grid(True, which="both", alpha=0.3)
-        scaled = [r for panel in panels if panel.scaled for r in drawable if panel.y(r) is not None]
+        scaled = [r for panel in panels if panel.scaled for r in column if panel.y(r) is not None]
         _note_scaled(axes[0][col], scaled)
         legend(axes[0][col], len(labels))
     left_out = [r for r in runs if r not in drawable]

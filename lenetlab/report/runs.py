@@ -12,10 +12,12 @@ from omegaconf.errors import InterpolationResolutionError
 
 from lenetlab.run.status import STATUS_FILE, job_dirs, read_status
 from lenetlab.tensorboard import metric_name
+from lenetlab.tensorboard.hparams import NO_CONVOLUTION
 
 EVENTS = "events.out.tfevents.*"
 SWEEP_FILE = "multirun.yaml"
 NOT_SWEPT = ("params", "status")  # logged with the hparams, but results, not settings
+CONVOLUTION_KEYS = ("filters", "kernel_size")  # NO_CONVOLUTION where the network has none: not a value of its own
 # the order of lenetlab.run.fit.run_hparams (the HParams protobuf map has none); others go after
 ORDER = ("model", "filters", "kernel_size", "hidden", "optimizer", "lr", "scheduler", "batch_size", "max_epochs")
 ORDER += ("accelerator", "precision", "seed", "params")
@@ -208,8 +210,15 @@ def varying(runs: list[Run]) -> list[str]:
     """The hparams whose values differ between the runs, in logging order."""
     keys = list(dict.fromkeys(key for run in runs for key in run.hparams))
     known = [run.hparams for run in runs if run.hparams]
-    # a value missing from some runs (a job that never logged) does not make a key vary
-    return [k for k in keys if k not in NOT_SWEPT and len({repr(h[k]) for h in known if h.get(k) is not None}) > 1]
+    # a value missing from some runs (a job that never logged), or an MLP's filters, does not make a key vary
+    values = {key: {repr(setting(h, key)) for h in known if setting(h, key) is not None} for key in keys}
+    return [k for k in keys if k not in NOT_SWEPT and len(values[k]) > 1]
+
+
+def setting(hparams: dict, key: str):
+    """``hparams[key]``; None where it is missing, or is a network's filters or kernel size that it does not have."""
+    value = hparams.get(key)
+    return None if key in CONVOLUTION_KEYS and value == NO_CONVOLUTION else value
 
 
 def in_order(runs: list[Run], keys: list[str]) -> list[Run]:

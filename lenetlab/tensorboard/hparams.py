@@ -35,6 +35,9 @@ def _widths(value) -> list:
     return [value] if isinstance(value, int) else list(value or [])
 
 
+NO_CONVOLUTION = 0  # the filters and kernel_size of a network without convolutions (an MLP)
+
+
 def config_hparams(cfg: DictConfig) -> dict:
     """Model, filters, kernel size, optimizer, lr, batch size... as scalars and strings.
 
@@ -43,8 +46,8 @@ def config_hparams(cfg: DictConfig) -> dict:
     widths = _widths(cfg.model.get("filters"))
     return {
         "model": _name(cfg.model),
-        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else 0,
-        "kernel_size": cfg.model.get("kernel_size", 0),
+        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else NO_CONVOLUTION,
+        "kernel_size": cfg.model.get("kernel_size", NO_CONVOLUTION),
         "hidden": "-".join(map(str, _widths(cfg.model.get("hidden")))) or "none",
         "optimizer": _name(cfg.optimizer),
         "lr": cfg.optimizer.lr,
