@@ -345,3 +345,24 @@ def test_an_mlp_has_no_filters_or_kernel_size_to_vary_or_to_draw():
     assert varying(runs) == ["model", "filters", "hidden"]
     against_filters = runtime(runs, varying(runs)).axes[0]
     assert sorted(x for line in against_filters.get_lines() for x in line.get_xdata()) == [16, 32]  # no MLP at 0
+
+
+def test_a_search_of_many_trials_names_the_best_five_curves_and_draws_each_trial_as_a_point():
+    trials = [
+        Run(Path(f"trial_{i}"), f"trial_{i}", "finished",
+            hparams={"kernel_size": 3 + 2 * (i % 2), "lr": 0.001 * (i + 1), "batch_size": 16 + i},
+            curves={"val/error": [(0, 0.5), (1, 0.01 * (i + 1))], "time/train_epoch_s": [(0, 2.0), (1, 1.0 + i)]})
+        for i in range(15)
+    ]  # fmt: skip
+    axes = learning_curves(trials, varying(trials)).axes[0]
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert labels[0] == "the other 10 runs" and len(labels) == 6
+    assert [label.split(", ")[1] for label in labels[1:]] == [f"lr={0.001 * (i + 1):g}" for i in range(5)]  # lowest
+    assert sum(len(line.get_xdata()) == 2 for line in axes.get_lines()) == 15  # every trial's curve is drawn
+
+    figure = kernel_size(trials, varying(trials))
+    per_epoch = figure.axes[1]
+    assert per_epoch.get_legend() is None  # no legend entry per trial
+    xs = sorted(x for line in per_epoch.get_lines() for x in line.get_xdata())
+    assert xs == sorted(3 + 2 * (i % 2) for i in range(15))  # one point per trial, none averaged away
+    assert all(line.get_linestyle() == "None" for line in per_epoch.get_lines() if len(line.get_xdata()))

@@ -3,102 +3,27 @@
 from __future__ import annotations
 
 import statistics
-import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 from typing import NamedTuple
 
-from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import MaxNLocator
 
-from lenetlab.report.runs import NOT_SWEPT, Run, describe, fmt, setting
+from lenetlab.report.runs import Run, describe, setting
+from lenetlab.report.style import (
+    MARKERS,
+    colors,
+    finish,
+    legend,
+    log_axis,
+    new_figure,
+    numeric,
+    spans_decades,
+    swept_axis,
+)
 
-MAX_SWEPT_TICKS = 12
-MARKERS = "osD^vP*Xph<>"  # with the colours, keeps a dozen overlapping lines apart
-
-
-def _numeric(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _spans_decades(values) -> bool:
-    values = [v for v in values if _numeric(v)]
-    return bool(values) and min(values) > 0 and max(values) / min(values) >= 10
-
-
-def _colors(n: int) -> list:
-    return [colormaps["tab10" if n <= 10 else "tab20"](i % 20) for i in range(n)]
-
-
-def _fixed(runs: list[Run], keys: list[str]) -> str:
-    """The settings all runs share (for the subtitle)."""
-    shared = {}
-    for run in runs:
-        for key, value in run.hparams.items():
-            if value is not None and key not in keys and key not in NOT_SWEPT:
-                shared.setdefault(key, value)
-    return ", ".join(f"{key}={fmt(value)}" for key, value in shared.items())
-
-
-def new_figure(width: float = 7.5, height: float = 4.5) -> Figure:
-    """An empty figure of the report's style (the search's figures use it too)."""
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _finish(fig: Figure, title: str, runs: list[Run], keys: list[str], left_out: list[Run], notes=()) -> Figure:
-    """Title, the shared settings, ``notes``, and the runs that could not be drawn (so none is silently dropped)."""
-    notes = [_fixed(runs, keys), *notes]
-    if 0 < len(left_out) <= 4:
-        missing = "; ".join(f"{describe(r.hparams, keys) or r.name} ({r.status})" for r in left_out)
-        notes.append(f"not drawn, no data: {missing}")
-    elif left_out:
-        counts = {s: sum(r.status == s for r in left_out) for s in dict.fromkeys(r.status for r in left_out)}
-        notes.append("not drawn, no data: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " (see summary.md)")
-    fig.suptitle(title, fontweight="bold")
-    chars = int(fig.get_figwidth() * 14)  # about what fits at the small font
-    text = "\n".join(textwrap.fill(n, chars) for n in notes if n)
-    if text:
-        fig.supxlabel(text, fontsize="small", color="0.35", ha="center")
-    return fig
-
-
-def _swept_axis(axis, values, scale_setter) -> None:
-    """Log axis when the swept values span decades; ticks at the swept values when few."""
-    values = sorted({v for v in values if _numeric(v)})
-    if _spans_decades(values):
-        scale_setter("log", base=2 if all(isinstance(v, int) for v in values) else 10)
-    if len(values) <= MAX_SWEPT_TICKS:
-        axis.set_ticks(values)
-        axis.set_major_formatter(ScalarFormatter() if all(isinstance(v, int) for v in values) else "{x:g}")
-        axis.set_minor_formatter(NullFormatter())
-
-
-class _PlainLog(LogFormatter):
-    """LogFormatter's choice of ticks to label, written plainly: 40, 0.5, 100,000 (not 4x10^1)."""
-
-    def _num_to_string(self, x, vmin, vmax):
-        return f"{x:,.0f}" if x >= 1 else f"{x:.2g}"
-
-
-def log_axis(ax, which: str = "y") -> None:
-    """A log axis labelled with plain numbers."""
-    axis, set_scale = (ax.yaxis, ax.set_yscale) if which == "y" else (ax.xaxis, ax.set_xscale)
-    set_scale("log")
-    axis.set_major_formatter(_PlainLog(labelOnlyBase=False))
-    # minor labels only on y: on x, wide numbers such as 300,000 would run into each other
-    minor = _PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)) if which == "y" else NullFormatter()
-    axis.set_minor_formatter(minor)
-
-
-def legend(ax, n: int) -> None:
-    """The axes' legend, beside the plot when it lists more than six entries."""
-    if not ax.get_legend_handles_labels()[0]:  # nothing labelled to list (a single run)
-        return
-    if n > 6:  # beside the plot, not over the lines
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    else:
-        ax.legend(fontsize="small")
+BEST_NAMED = 5  # of more runs than markers (a search's trials), the curves named in the legend
 
 
 def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
@@ -113,7 +38,14 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
         groups[describe(run.hparams, group_keys) if seeds or keys else run.name].append(run)
     fig = new_figure(height=5)
     ax = fig.add_subplot()
-    for i, (color, (label, members)) in enumerate(zip(_colors(len(groups)), groups.items(), strict=True)):
+    if len(groups) > len(MARKERS):  # a search's trials: the best few by name, the others as grey lines
+        groups = dict(sorted(groups.items(), key=lambda group: min(r.values("val/error")[-1] for r in group[1])))
+        for others in list(groups)[BEST_NAMED:]:
+            for run in groups.pop(others):
+                epochs, errors = zip(*((step + 1, 100 * value) for step, value in run.curves["val/error"]), strict=True)
+                ax.plot(epochs, errors, color="0.75", linewidth=1, marker=".")  # a pruned trial's one epoch: a dot
+        ax.plot([], [], color="0.75", label=f"the other {len(drawn) - sum(map(len, groups.values()))} runs")
+    for i, (color, (label, members)) in enumerate(zip(colors(len(groups)), groups.items(), strict=True)):
         by_epoch = defaultdict(list)
         for run in members:
             for step, value in run.curves["val/error"]:
@@ -132,15 +64,15 @@ def learning_curves(runs: list[Run], keys: list[str]) -> Figure | None:
         if "diverged" in ended:
             ax.plot(epochs[-1], mean[-1], marker="X", markersize=9, color=color)
     values = [100 * v for r in drawn for v in r.values("val/error")]
-    if _spans_decades(values):
+    if spans_decades(values):
         log_axis(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: tick 1, not 0.95...1.05
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation error (%)")
     ax.grid(True, which="both", alpha=0.3)
-    legend(ax, len(groups))
+    legend(ax, len(ax.get_legend_handles_labels()[0]))
     left_out = [r for r in runs if r not in drawn]
-    return _finish(fig, "Validation error during training", runs, keys, left_out)
+    return finish(fig, "Validation error during training", runs, keys, left_out)
 
 
 class Panel(NamedTuple):
@@ -154,13 +86,22 @@ class Panel(NamedTuple):
 
 def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], styles: dict):
     """The panel's y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar
-    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker."""
+    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker. With no group keys
+    and more runs than markers (a search's trials), each run is a point and no line joins them."""
     y = panel.y
+    if not group_keys and len(runs) > len(MARKERS):
+        color, marker = styles[""]
+        for hollow in (False, True):
+            points = [(r.hparams.get(x_key), y(r)) for r in runs if (panel.scaled and r.partly_timed) == hollow]
+            if points := [(x, value) for x, value in points if numeric(x) and value is not None]:
+                ax.plot(*zip(*points, strict=True), linestyle="none", marker=marker, color=color, alpha=0.7,
+                        markerfacecolor="none" if hollow else color)  # fmt: skip
+        return
     groups = defaultdict(lambda: defaultdict(list))
     scaled = defaultdict(set)
     for run in runs:
         x, value = run.hparams.get(x_key), y(run)
-        if _numeric(x) and value is not None:
+        if numeric(x) and value is not None:
             label = describe(run.hparams, group_keys)
             groups[label][x].append(value)
             if panel.scaled and run.partly_timed:
@@ -205,7 +146,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
 
     A panel no run has a value for is left out; ``notes`` go under the figure with the shared settings.
     """
-    x_keys = [k for k in x_keys if len({setting(r.hparams, k) for r in runs if _numeric(setting(r.hparams, k))}) > 1]
+    x_keys = [k for k in x_keys if len({setting(r.hparams, k) for r in runs if numeric(setting(r.hparams, k))}) > 1]
     panels = [panel for panel in panels if any(panel.y(r) is not None for r in runs)]
     drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
@@ -216,19 +157,21 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
         groups = group_keys(x_key)
         column = [r for r in drawable if setting(r.hparams, x_key) is not None]  # an MLP has no filters to draw at
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in column))
+        if len(labels) > len(MARKERS):  # a line per run is no line: each run a point (_lines)
+            groups, labels = [], [""]
         # a group keeps its colour and marker in every panel, whichever groups a panel lacks
         styles = {label: (color, MARKERS[i % len(MARKERS)]) for i, (label, color) in
-                  enumerate(zip(labels, _colors(len(labels)), strict=True))}  # fmt: skip
+                  enumerate(zip(labels, colors(len(labels)), strict=True))}  # fmt: skip
         x_values = [r.hparams.get(x_key) for r in column]
         for row, panel in enumerate(panels):
             ax = axes[row][col]
             _lines(ax, column, x_key, panel, groups, styles)
             if x_key == "params":  # a count, not a swept setting: default ticks
-                if _spans_decades(x_values):
+                if spans_decades(x_values):
                     log_axis(ax, "x")
             else:
-                _swept_axis(ax.xaxis, x_values, ax.set_xscale)
-            if _spans_decades([panel.y(r) for r in column]):
+                swept_axis(ax.xaxis, x_values, ax.set_xscale)
+            if spans_decades([panel.y(r) for r in column]):
                 log_axis(ax)
             ax.set_xlabel(AXIS_NAMES.get(x_key, x_key))
             ax.set_ylabel(panel.label)
@@ -237,7 +180,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
         _note_scaled(axes[0][col], scaled)
         legend(axes[0][col], len(labels))
     left_out = [r for r in runs if r not in drawable]
-    return _finish(fig, title, runs, keys, left_out, notes)
+    return finish(fig, title, runs, keys, left_out, notes)
 
 
 PER_EPOCH = Panel("seconds per epoch (steady state)", Run.whole_epoch_s, scaled=True)

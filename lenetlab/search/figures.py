@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from lenetlab.report.figures import legend, log_axis, new_figure
+from lenetlab.report.style import legend, log_axis, new_figure
 
 COMPLETE = {"color": "tab:blue", "marker": "o", "linestyle": "none"}
 PRUNED = {"color": "0.55", "marker": "o", "markerfacecolor": "none", "linestyle": "none"}
