@@ -17,7 +17,6 @@ from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 SCRIPT = ROOT / "scripts" / "benchmark.py"
 VARIANTS = ("(a) lenetlab", "(b) plain loop", "(b') plain loop, channels_last", "(c) torchvision pipeline")
 AUGMENTED = "(a+) lenetlab, data.augment=1"
-TINY = ("(t) lenetlab, tiny MLP 784-8-10", "(t') plain loop, tiny MLP 784-8-10")
 
 
 def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
@@ -25,34 +24,6 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
-
-
-@pytest.mark.slow  # seven processes, each paying the imports
-@pytest.mark.timeout(900)  # minutes on a busy machine
-def test_benchmark_compares_the_three_pipelines_on_tiny_data(fake_mnist, tmp_path):
-    out = tmp_path / "bench.json"
-    args = ("--val-size", "200", "--rounds", "1", "--repeats", "2", "--limit-batches", "3", "--threads", "1")
-    args = (*args, "--json", str(out))
-    result = benchmark(*args, data_dir=fake_mnist, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | 32 |")]
-    assert [row.split(" | ")[2] for row in rows] == list(VARIANTS)
-    assert "a/b = " in result.stdout and "c/a = " in result.stdout
-    assert "a+/a" not in result.stdout and "t/t'" not in result.stdout  # (a+) only with --augment, (t) with --tiny
-    assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
-    written = json.loads(out.read_text())
-    assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
-    variants = written["16"]["32"]
-    for name, r in variants.items():
-        assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
-        assert r["median_s"] > 0 and r["rss_mb"] > 0, name
-        assert r["precision"] == "32", name
-    assert {name for name, r in variants.items() if r["eval_s"]} == {"lenetlab", "plain", "plain_channels_last"}
-    assert variants["plain"]["images"] == 3 * 100  # --limit-batches 3 of the default batch size
-    assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
-    # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
-    assert benchmark_epoch_s(written, 16) == variants["lenetlab"]["median_s"]
 
 
 def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
@@ -64,42 +35,41 @@ def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
     assert result.returncode == 2 and "--precision fp16: expected 32 or bf16-mixed" in result.stderr
 
 
-@pytest.mark.slow  # about twenty processes
-@pytest.mark.timeout(900)
-def test_bf16_mixed_augment_and_tiny_run_every_variant_in_each_precision(fake_mnist, tmp_path):
+@pytest.mark.slow  # thirteen processes, each paying the imports
+@pytest.mark.timeout(900)  # minutes on a busy machine
+def test_benchmark_compares_every_pipeline_in_each_precision_on_tiny_data(fake_mnist, tmp_path):
     out = tmp_path / "bench.json"
-    args = (
-        "--precision",
-        "32",
-        "bf16-mixed",
-        "--augment",
-        "--tiny",
-        "--rounds",
-        "1",
-        "--limit-batches",
-        "2",
-        "--val-size",
-        "200",
+    args = ("--precision", "32", "bf16-mixed", "--augment", "--rounds", "1", "--repeats", "2", "--limit-batches", "2")
+    result = benchmark(
+        *args, "--val-size", "200", "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path
     )
-    result = benchmark(*args, "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
+    written = json.loads(out.read_text())
     for precision in ("32", "bf16-mixed"):
         rows = [line for line in result.stdout.splitlines() if line.startswith(f"| 16 | {precision} |")]
-        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED, *TINY]
+        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
+        assert f"filters 16, precision {precision}: a/b = " in result.stdout and "c/a = " in result.stdout
         assert f"filters 16, precision {precision}: augment a+/a = " in result.stdout
-        assert f"filters 16, precision {precision}: tiny t/t' = " in result.stdout
+        variants = written["16"][precision]
+        for name, r in variants.items():
+            assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
+            assert r["median_s"] > 0 and r["rss_mb"] > 0, name
         # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
-        variants = json.loads(out.read_text())["16"][precision]
         assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, precision)
         # and what lenetlab really trained with: data.augment as its run recorded it
         assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
-        # the tiny pair trains the same 784-8-10 network: lenetlab's run recorded it, the loop saw the same images
-        assert (variants["lenetlab_tiny"]["hidden"], variants["lenetlab"]["hidden"]) == ("8", "128")
-        assert variants["plain_tiny"]["images"] == variants["plain"]["images"] == 2 * 100
-    assert result.stdout.count("(goal <= 1.30)") == 2 and result.stdout.count("(goal <= 1.50)") == 2
+        assert {name for name, r in variants.items() if r["eval_s"]} >= {"lenetlab", "plain", "plain_channels_last"}
+        assert variants["plain"]["images"] == 2 * 100  # --limit-batches 2 of the default batch size
+        assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
+    assert "t/t'" not in result.stdout  # (t) and (t') only with --tiny (the GPU check's dry run runs them)
+    assert result.stdout.count("(goal <= 1.30)") == 2
     assert "filters 16, bf16-mixed against 32 (epoch speed-up): (a) " in result.stdout
     assert ", (a+) " in result.stdout.split("epoch speed-up): ")[1]
+    assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
+    assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
+    # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
+    assert benchmark_epoch_s(written, 16) == written["16"]["32"]["lenetlab"]["median_s"]
 
 
 def test_channels_last_changes_the_layout_not_the_result():

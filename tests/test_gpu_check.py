@@ -46,8 +46,12 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     assert set(times) == {"eager", "reduce-overhead"}
     assert all(t["status"] == "finished" and t["steady_epoch_s"] > 0 for t in times.values())
     assert "SGD: fastest " in (out / "optimizers.log").read_text()
-    bench = json.loads((out / "benchmark_cpu.json").read_text())
-    assert {"lenetlab", "plain", "lenetlab_tiny", "plain_tiny"} <= set(bench["16"]["32"])
+    bench = json.loads((out / "benchmark_cpu.json").read_text())["16"]["32"]
+    assert {"lenetlab", "plain", "lenetlab_tiny", "plain_tiny"} <= set(bench)
+    # the tiny pair trains the same 784-8-10 network: lenetlab's run recorded it, the loop saw the same images
+    assert (bench["lenetlab_tiny"]["hidden"], bench["lenetlab"]["hidden"]) == ("8", "128")
+    assert bench["plain_tiny"]["images"] == bench["plain"]["images"] == 3 * 100
+    assert "filters 16, precision 32: tiny t/t' = " in (out / "benchmark.log").read_text()
     jobs = sorted(p.parent.name for p in (out / "learning_rate").glob("*/status.json"))
     assert jobs == [f"optimizer.lr={lr}" for lr in ("0.0001", "0.001", "0.01", "0.1")]
 
