@@ -124,7 +124,8 @@ class TensorBatches:
             order = torch.randperm(n, generator=generator).to(self.x.device)
             for start in range(0, n, self.batch_size):
                 index = order[start : start + self.batch_size]
-                yield self.x[index], self.y[index]
+                # index_select: half the time of x[index] (advanced indexing) for a batch of MNIST on a CPU
+                yield self.x.index_select(0, index), self.y.index_select(0, index)
         else:
             for start in range(0, n, self.batch_size):
                 yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
