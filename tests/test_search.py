@@ -2,7 +2,9 @@
 
 import csv
 import importlib.util
+import io
 import json
+import logging
 import math
 import os
 import signal
@@ -23,6 +25,7 @@ from lenetlab.output import percent
 from lenetlab.output.figures import DPI
 from lenetlab.run.status import read_status
 from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
+from lenetlab.search.cli import quiet_optuna
 
 # a trial in seconds: one short epoch
 TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]
@@ -291,3 +294,22 @@ def test_the_recipe_search_samples_the_recipe_and_its_best_retrains(run_main, tm
     assert float(hparams["augment"]) == pytest.approx(float(best["params_augment"]))
     assert hparams["scheduler"] == schedulers[best["params_schedule"]]
     assert (hparams["max_epochs"], hparams["params"]) == (2, 104_250)
+
+
+def test_ctrl_c_during_a_trial_is_one_warning_line_without_a_traceback():
+    quiet_optuna()
+    shown = io.StringIO()
+    handlers = [h for h in logging.getLogger("optuna").handlers if isinstance(h, logging.StreamHandler)]
+    streams = [handler.setStream(shown) for handler in handlers]  # Optuna's own handler, here into a string
+
+    def stopped(trial):
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            optuna.create_study().optimize(stopped, n_trials=1)
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)
+    assert "Trial 0 failed with parameters: {} because of the following error: KeyboardInterrupt()." in shown.getvalue()
+    assert "Traceback" not in shown.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -23,11 +24,28 @@ from lenetlab.search.space import search_space
 from lenetlab.search.study import SearchStuck, format_params, open_study, optimize
 
 
+class _NoTracebackForCtrlC(logging.Filter):
+    """Optuna's warning for a trial stopped by Ctrl-C, without the traceback of where the trial was stopped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_optuna() -> None:
+    """Optuna's warnings only (each trial gets lenetlab's line instead, trial_line), and a Ctrl-C in one line."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in logging.getLogger("optuna").handlers:  # Optuna's own stderr handler
+        if not any(isinstance(f, _NoTracebackForCtrlC) for f in handler.filters):
+            handler.addFilter(_NoTracebackForCtrlC())
+
+
 def search(cfg: DictConfig) -> dict:
     """Run (or resume) the study, then write its outputs and, if ``search.final``, the final run."""
     search_dir = Path(cfg.output_dir)
     check_settings(cfg)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets lenetlab's line instead (trial_line)
+    quiet_optuna()
     search_dir.mkdir(parents=True, exist_ok=True)
     space = search_space(cfg)
     study = open_study(cfg, search_dir)
