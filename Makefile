@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch and torchvision are pinned to the builds known to work together.
 TORCH := torch==2.14.1 torchvision==0.29.1
+# e.g. make install TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU-only builds)
+TORCH_INDEX ?=
 
 $(BIN)/lenetlab-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e ".[dev,export]"
 	touch $@
 

@@ -113,16 +113,19 @@ def main(cfg: DictConfig) -> None:
             raise CheckpointError("checkpoint=PATH is required: a .ckpt file, a run directory or a sweep directory")
         models = load_models(checkpoints, cfg)
         results, figures = zip(*(evaluate(trained, cfg) for trained in models), strict=True)
+    written = []
     for result, figure in zip(results, figures, strict=True):
         write_evaluation(result)
         if figure is not None:
-            save_figure(figure, Path(result["checkpoint"]).parent, f"evaluation_{cfg.split}")
+            written += save_figure(figure, Path(result["checkpoint"]).parent, f"evaluation_{cfg.split}")
     sweep = Path(cfg.checkpoint)
     if len(results) > 1:
         print(f"{sweep}: {len(results)} models, {cfg.split} split")
         print(sweep_table(sweep, results))
     else:
         print(result_line(results[0]))
+    for path in written:
+        print(f"figure: {path}")
 
 
 if __name__ == "__main__":

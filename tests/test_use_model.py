@@ -78,11 +78,12 @@ def test_evaluate_a_run_gives_its_test_error_and_writes_evaluation_json(trained,
 
 def test_evaluate_on_the_validation_split_gives_the_best_epochs_error_and_a_figure(trained, here, monkeypatch, capsys):
     run = trained / "run"
-    code, _, err = run_module(
+    code, out, err = run_module(
         monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val", "figures=true"
     )
     assert code == 0, err
     assert (run / "checkpoints" / "evaluation_val.png").stat().st_size > 10_000
+    assert out.splitlines()[-1] == f"figure: {run / 'checkpoints' / 'evaluation_val.png'}"  # where it went
     evaluations = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]
     assert evaluations["val"]["error"] == read_status(run)["metrics"]["best_val_error"]
     assert evaluations["val"]["images"] == 200

@@ -21,7 +21,7 @@ def evaluation_figure(pixels: torch.Tensor, labels: torch.Tensor, probabilities:
     left, right = fig.subfigures(1, 2, width_ratios=[1.1, 1])
 
     ax = left.subplots()
-    ax.imshow(confusion.float().log1p(), cmap="Blues")
+    ax.imshow(confusion.float().log1p().cpu().numpy(), cmap="Blues")  # numpy: matplotlib reads no tensor
     for (true, guess), count in zip(torch.cartesian_prod(torch.arange(classes), torch.arange(classes)).tolist(),
                                     confusion.flatten().tolist(), strict=True):  # fmt: skip
         if count:
@@ -36,7 +36,7 @@ def evaluation_figure(pixels: torch.Tensor, labels: torch.Tensor, probabilities:
     for ax, index in zip(axes, worst + [None] * (len(axes) - len(worst)), strict=True):
         ax.axis("off")
         if index is not None:
-            ax.imshow(pixels[index, 0].cpu(), cmap="gray")
+            ax.imshow(pixels[index, 0].cpu().numpy(), cmap="gray")
             ax.set_title(f"{labels[index]} read as {predicted[index]} ({confidence[index]:.2f})", fontsize="x-small")
     right.suptitle(f"most confidently wrong: {len(worst)} of {len(wrong)} errors", fontsize="medium")
     fig.suptitle(title, fontweight="bold")

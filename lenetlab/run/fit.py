@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from lenetlab.config.quiet import quiet
 from lenetlab.config.validation import validate
 from lenetlab.models.callbacks import EpochTimer
 from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
@@ -45,6 +46,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C or
     SIGTERM records the run as ``interrupted`` in its ``status.json`` and raises KeyboardInterrupt.
     """
+    quiet()  # as the commands' Hydra callback does, for a train() called from Python
     validate(cfg)
     check_output_dir(cfg.output_dir)
     out = Path(cfg.output_dir)
