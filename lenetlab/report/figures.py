@@ -84,17 +84,17 @@ class Panel(NamedTuple):
     scaled: bool = False
 
 
-def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], styles: dict):
+def _lines(ax, runs: list[Run], x_key: str, panel: Panel, group_keys: list[str], styles: dict, points=False):
     """The panel's y against hparam ``x_key``, one line per group; several runs at one x (seeds): mean, bar
-    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker. With no group keys
-    and more runs than markers (a search's trials), each run is a point and no line joins them."""
+    min-max. A point scaled up from runs timed on part of an epoch has a hollow marker. With ``points`` (a
+    search's trials, one group each), each run is a point and no line joins them."""
     y = panel.y
-    if not group_keys and len(runs) > len(MARKERS):
+    if points:
         color, marker = styles[""]
         for hollow in (False, True):
-            points = [(r.hparams.get(x_key), y(r)) for r in runs if (panel.scaled and r.partly_timed) == hollow]
-            if points := [(x, value) for x, value in points if numeric(x) and value is not None]:
-                ax.plot(*zip(*points, strict=True), linestyle="none", marker=marker, color=color, alpha=0.7,
+            pairs = [(r.hparams.get(x_key), y(r)) for r in runs if (panel.scaled and r.partly_timed) == hollow]
+            if pairs := [(x, value) for x, value in pairs if numeric(x) and value is not None]:
+                ax.plot(*zip(*pairs, strict=True), linestyle="none", marker=marker, color=color, alpha=0.7,
                         markerfacecolor="none" if hollow else color)  # fmt: skip
         return
     groups = defaultdict(lambda: defaultdict(list))
@@ -157,7 +157,8 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
         groups = group_keys(x_key)
         column = [r for r in drawable if setting(r.hparams, x_key) is not None]  # an MLP has no filters to draw at
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in column))
-        if len(labels) > len(MARKERS):  # a line per run is no line: each run a point (_lines)
+        points = len(labels) > len(MARKERS)  # a line per run is no line: each run a point
+        if points:
             groups, labels = [], [""]
         # a group keeps its colour and marker in every panel, whichever groups a panel lacks
         styles = {label: (color, MARKERS[i % len(MARKERS)]) for i, (label, color) in
@@ -165,7 +166,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
         x_values = [r.hparams.get(x_key) for r in column]
         for row, panel in enumerate(panels):
             ax = axes[row][col]
-            _lines(ax, column, x_key, panel, groups, styles)
+            _lines(ax, column, x_key, panel, groups, styles, points)
             if x_key == "params":  # a count, not a swept setting: default ticks
                 if spans_decades(x_values):
                     log_axis(ax, "x")
