@@ -27,28 +27,42 @@ from lenetlab.run.fit import train
 
 
 class ProfileSteps(L.Callback):
-    """Profile ``steps`` training steps of epoch 1, after its first ``warmup``; keep the profiler's table."""
+    """Profile ``steps`` optimizer steps of epoch 1, after its first ``warmup``; keep the profiler's table.
+
+    It counts optimizer steps (``on_before_optimizer_step``), not Lightning's batch hooks, so the run keeps
+    taking several batches per Lightning step (``steps_per_call``) as it would without the profiler.
+    """
 
     def __init__(self, steps: int, warmup: int):
         self.steps, self.warmup = steps, warmup
         self.profiler: profile | None = None
         self.table = ""
+        self._epoch_start_step = 0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.current_epoch == 1 and batch_idx == self.warmup:
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start_step = trainer.global_step
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        done = trainer.global_step - self._epoch_start_step  # optimizer steps of this epoch before this one
+        if trainer.current_epoch != 1 or self.table:
+            return
+        if done == self.warmup and self.profiler is None:
             activities = [ProfilerActivity.CPU]
             if pl_module.device.type == "cuda":
                 activities.append(ProfilerActivity.CUDA)
             self.profiler = profile(activities=activities)
             self.profiler.__enter__()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.profiler is not None and batch_idx == self.warmup + self.steps - 1:
+        elif done == self.warmup + self.steps and self.profiler is not None:
             if pl_module.device.type == "cuda":
                 torch.cuda.synchronize(pl_module.device)
             self.profiler.__exit__(None, None, None)
             by = "self_cuda_time_total" if pl_module.device.type == "cuda" else "self_cpu_time_total"
             self.table = self.profiler.key_averages().table(sort_by=by, row_limit=40)
+            self.profiler = None
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.profiler is not None:  # the epoch ended first: no table, main() says so
+            self.profiler.__exit__(None, None, None)
             self.profiler = None
 
 
@@ -72,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         profiler = ProfileSteps(args.steps, args.warmup)
         result = train(cfg, callbacks=[profiler])
         if not profiler.table:
-            raise SystemExit(f"error: compile={mode}: epoch 1 has fewer than {args.warmup + args.steps} steps")
+            raise SystemExit(f"error: compile={mode}: epoch 1 has at most {args.warmup + args.steps} steps")
         header = f"compile={mode}: {args.steps} training steps of epoch 1 after {args.warmup}, {' '.join(overrides)}\n"
         (args.out / f"profile_{label}.txt").write_text(header + profiler.table + "\n")
         metrics = result["metrics"]

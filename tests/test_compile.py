@@ -14,6 +14,7 @@ from lenetlab import CONF_DIR
 from lenetlab.data.augment import distort
 from lenetlab.data.mnist import TensorBatches
 from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
+from lenetlab.run.step_grouping import steps_per_call_for
 
 LENET = {"_target_": "lenetlab.models.LeNet"}
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
@@ -31,19 +32,20 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", [*overrides, f"data.root={fake_mnist}", "data.val_size=200", f"output_dir={tmp_path}"])
     datamodule = instantiate(cfg.data)
+    callbacks = [c for name, c in cfg.callbacks.items() if name == "ema"]
+    trainer = bare_trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, callbacks=instantiate(callbacks))
     model = Classifier(
         cfg.model,
         optimizer=cfg.optimizer,
         scheduler=cfg.scheduler if cfg.get("scheduler") else None,
         channels_last=channels_last_for(cfg.channels_last, "cpu"),
         label_smoothing=cfg.label_smoothing,
+        steps_per_call=steps_per_call_for(cfg.steps_per_call, trainer),  # as lenetlab.train runs it
     )
     # fullgraph: a graph break (a host sync such as a Python `if` on a tensor) raises instead of splitting the graph
-    model.training_step = torch.compile(model.training_step, backend="eager", fullgraph=True)
+    model.training_loss = torch.compile(model.training_loss, backend="eager", fullgraph=True)
     # a batch's distortions, given their random draws (torch.compile cannot take a generator)
     monkeypatch.setattr(lenetlab.data.augment, "distort", torch.compile(distort, backend="eager", fullgraph=True))
-    callbacks = [c for name, c in cfg.callbacks.items() if name == "ema"]
-    trainer = bare_trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, callbacks=instantiate(callbacks))
     trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == 3
     assert (datamodule._augment_rng is not None) == (cfg.data.augment > 0)  # the distortions did run

@@ -46,6 +46,7 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
             "compile='fast' is not accepted: expected false | true | default | reduce-overhead | max-autotune",
         ),
         ("channels_last=maybe", "channels_last='maybe' is not accepted: expected auto | true | false"),
+        ("steps_per_call=0", "steps_per_call=0 is not accepted: expected auto or an integer >= 1"),
         ("optimizer.fused=yes", "optimizer.fused='yes' is not accepted: expected null (torch's choice) | true | false"),
         (
             "ckpt_path=run/checkpoints/lst.ckpt",

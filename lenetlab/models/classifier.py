@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch
     Lightning would write them only after the epoch's checkpoints; a run killed in between would resume
     after that epoch with its points missing. They also go to ``trainer.callback_metrics`` (for callbacks).
     """
-    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False)
+    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False, batch_size=1)
     values = {name: float(value) for name, value in metrics.items()}
     for logger in module.loggers:
         logger.log_metrics(values, step=module.current_epoch)
@@ -88,6 +89,12 @@ class Classifier(L.LightningModule):
     ``"reduce-overhead"``: CUDA graphs on a GPU) compiles the network in place (its weights keep their
     names). ``label_smoothing`` applies to the training loss only: ``val/loss`` stays the plain
     cross-entropy, comparable between runs.
+
+    ``steps_per_call`` > 1 makes one Lightning training step take that many optimizer steps, one per batch
+    drawn from the epoch's iterator (Lightning's ``dataloader_iter`` step, with manual optimization): the
+    same updates, schedule and loss curve, but Lightning's loop and hooks run once per ``steps_per_call``
+    batches, most of a tiny network's step. It needs nothing from Lightning per batch (no per-batch
+    callback, gradient clipping or accumulation): ``lenetlab.run.step_grouping`` checks that.
     """
 
     def __init__(
@@ -103,13 +110,14 @@ class Classifier(L.LightningModule):
         mean: float | None = None,
         std: float | None = None,
         input_shape: Sequence[int] | None = None,
+        steps_per_call: int = 1,
     ):
         super().__init__()
         net, optimizer, scheduler = plain(net), plain(optimizer), plain(scheduler)
         network = build(net)
         input_shape = list(input_shape or getattr(network, "input_shape", MNIST_SHAPE))
         # logger=False: the run logs its own HParams entry (lenetlab.tensorboard.hparams), not these configs
-        self.save_hyperparameters(logger=False)
+        self.save_hyperparameters(ignore=["steps_per_call"], logger=False)  # how it trained, not what it is
         if channels_last:
             network = network.to(memory_format=torch.channels_last)
         if mode := compile_mode(compile):
@@ -117,6 +125,11 @@ class Classifier(L.LightningModule):
         self.net = network
         self.finite_check_every = finite_check_every
         self.label_smoothing = label_smoothing
+        self.steps_per_call = steps_per_call
+        if steps_per_call > 1:
+            self.automatic_optimization = False
+            # Lightning hands the epoch's iterator to a training step whose signature names `dataloader_iter`
+            self.training_step = self.training_steps
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -147,21 +160,44 @@ class Classifier(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = torch.zeros((), device=self.device)
+        self._checked_at = 0  # the batch count of the epoch's last finite check
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        x, y = batch
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """A batch's training loss, also added to the epoch's sum on the device (no host sync: one graph)."""
         loss = F.cross_entropy(self(x), y, label_smoothing=self.label_smoothing)
-        # kept on the device, read at the finite checks and once per epoch: no host sync per step
         self._loss_sum += loss.detach()
         self._loss_count += 1
         return loss
 
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return self.training_loss(x, y)
+
+    def training_steps(self, dataloader_iter: Iterator) -> None:
+        """The step of ``steps_per_call`` > 1: an optimizer step on each of the iterator's next batches."""
+        trainer = self.trainer
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        per_batch = scheduler is not None and trainer.lr_scheduler_configs[0].interval == "step"
+        for batch, batch_idx, _ in islice(dataloader_iter, self.steps_per_call):
+            # what Lightning does to a batch before a training step: precision, device, on_after_batch_transfer
+            x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
+            loss = self.training_loss(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+            # an epoch's schedule steps before its validation and checkpoints, as Lightning's own loop does
+            if scheduler is not None and (per_batch or batch_idx + 1 >= trainer.num_training_batches):
+                scheduler.step()
+
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # a NaN or inf loss makes the running sum NaN or inf for the rest of the epoch
-        last = batch_idx + 1 >= self.trainer.num_training_batches
-        if ((batch_idx + 1) % self.finite_check_every == 0 or last) and not torch.isfinite(self._loss_sum):
+        done = batch_idx + 1
+        if done - self._checked_at < self.finite_check_every and done < self.trainer.num_training_batches:
+            return
+        self._checked_at = done
+        if not torch.isfinite(self._loss_sum):
             raise DivergedError(
-                f"training loss is {self._loss_sum.item()} at epoch {self.current_epoch}, by step {batch_idx + 1}"
+                f"training loss is {self._loss_sum.item()} at epoch {self.current_epoch}, by step {done}"
             )
 
     def on_train_epoch_end(self) -> None:

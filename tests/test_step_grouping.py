@@ -1,0 +1,98 @@
+"""Several optimizer steps per Lightning step (``steps_per_call``): the same training, fewer trips through the loop."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from conftest import bare_trainer
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
+
+from lenetlab import CONF_DIR
+from lenetlab.config import ConfigError
+from lenetlab.data import MNISTDataModule
+from lenetlab.data.mnist import TensorBatches
+from lenetlab.models.callbacks import ExponentialMovingAverage
+from lenetlab.models.classifier import Classifier, DivergedError
+from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, steps_per_call_for
+
+EPOCHS = 2
+
+
+def fit(fake_mnist, steps_per_call: int, *overrides: str) -> tuple[Classifier, object]:
+    """A short run of the tiny LeNet: 20 batches an epoch, augmented, with the scheduler ``overrides`` name."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["model=lenet_tiny", "optimizer.momentum=0.9", *overrides])
+    torch.manual_seed(0)
+    model = Classifier(
+        cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler or None, steps_per_call=steps_per_call
+    )
+    trainer = bare_trainer(max_epochs=EPOCHS, limit_val_batches=1)
+    datamodule = MNISTDataModule(str(fake_mnist), batch_size=50, val_size=200, augment=1.0)
+    trainer.fit(model, datamodule=datamodule)
+    return model, trainer
+
+
+@pytest.mark.parametrize("scheduler", ["onecycle", "exponential"])  # stepped per batch / per epoch
+def test_seven_batches_a_step_train_exactly_as_one_batch_a_step(fake_mnist, scheduler):
+    # 20 batches an epoch: two steps of 7 batches and one of 6
+    one, one_trainer = fit(fake_mnist, 1, f"scheduler={scheduler}")
+    seven, seven_trainer = fit(fake_mnist, 7, f"scheduler={scheduler}")
+    assert seven_trainer.global_step == one_trainer.global_step == EPOCHS * 20  # optimizer steps, for resume
+    for (name, value), expected in zip(seven.state_dict().items(), one.state_dict().values(), strict=True):
+        torch.testing.assert_close(value, expected, msg=name)
+    lrs = [t.optimizers[0].param_groups[0]["lr"] for t in (one_trainer, seven_trainer)]
+    assert lrs[1] == pytest.approx(lrs[0])  # the schedule took as many steps
+    for tag in ("train/loss", "val/loss"):
+        assert float(seven_trainer.callback_metrics[tag]) == pytest.approx(float(one_trainer.callback_metrics[tag]))
+
+
+def test_a_nan_loss_is_caught_in_its_epoch_when_a_step_takes_several_batches():
+    x, y = torch.randn(120, 1, 28, 28), torch.randint(0, 10, (120,))
+    x[55] = float("nan")  # in batch 5 of 12 (not shuffled): epoch 0's sixth batch
+    model = Classifier(
+        {"_target_": "lenetlab.models.LeNet"},
+        {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+        finite_check_every=4,
+        steps_per_call=3,
+    )
+    trainer = bare_trainer(max_epochs=2, num_sanity_val_steps=0)
+    with pytest.raises(DivergedError, match=r"training loss is nan at epoch 0, by step 6"):
+        trainer.fit(model, TensorBatches(x, y, 10, shuffle=False), TensorBatches(x[:20], y[:20], 10, shuffle=False))
+    assert trainer.global_step == 6  # stopped at the first check after the batch, not at the epoch's end
+
+
+def trainer_with(**settings):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["output_dir=unused"])
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]  # checkpoints, timer, bar
+    return L.Trainer(
+        accelerator="cpu", logger=False, **{**settings, "callbacks": callbacks + settings.get("callbacks", [])}
+    )
+
+
+def test_auto_groups_steps_with_the_default_callbacks_and_not_where_something_needs_each_batch():
+    assert steps_per_call_for("auto", trainer_with()) == AUTO_STEPS_PER_CALL
+    assert steps_per_call_for("auto", trainer_with(callbacks=[ExponentialMovingAverage()])) == 1  # per-step average
+    assert steps_per_call_for("auto", trainer_with(callbacks=[LearningRateMonitor("step")])) == 1
+    assert steps_per_call_for("auto", trainer_with(gradient_clip_val=1.0)) == 1
+    assert steps_per_call_for("auto", trainer_with(val_check_interval=0.5)) == 1
+    assert steps_per_call_for(4, trainer_with()) == 4
+
+
+def test_several_steps_a_call_with_a_per_batch_callback_is_refused_in_one_line():
+    with pytest.raises(ConfigError) as error:
+        steps_per_call_for(10, trainer_with(callbacks=[ExponentialMovingAverage()]))
+    assert str(error.value) == (
+        "steps_per_call=10 is not accepted with callback ExponentialMovingAverage, which needs one optimizer step "
+        "per Lightning step: expected steps_per_call=1 or auto"
+    )
+
+
+def test_a_checkpoint_loads_as_a_one_batch_a_step_model(fake_mnist, tmp_path):
+    _, trainer = fit(fake_mnist, 7, "scheduler=none")
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    loaded = Classifier.load_from_checkpoint(tmp_path / "model.ckpt")
+    assert loaded.steps_per_call == 1 and loaded.automatic_optimization  # how it trained is not part of the model
