@@ -11,7 +11,6 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 
 from lenetlab import CONF_DIR
-from lenetlab.config import ConfigError
 from lenetlab.data import MNISTDataModule
 from lenetlab.data.mnist import TensorBatches
 from lenetlab.models.callbacks import ExponentialMovingAverage
@@ -80,15 +79,6 @@ def test_auto_groups_steps_with_the_default_callbacks_and_not_where_something_ne
     assert steps_per_call_for("auto", trainer_with(gradient_clip_val=1.0)) == 1
     assert steps_per_call_for("auto", trainer_with(val_check_interval=0.5)) == 1
     assert steps_per_call_for(4, trainer_with()) == 4
-
-
-def test_several_steps_a_call_with_a_per_batch_callback_is_refused_in_one_line():
-    with pytest.raises(ConfigError) as error:
-        steps_per_call_for(10, trainer_with(callbacks=[ExponentialMovingAverage()]))
-    assert str(error.value) == (
-        "steps_per_call=10 is not accepted with callback ExponentialMovingAverage, which needs one optimizer step "
-        "per Lightning step: expected steps_per_call=1 or auto"
-    )
 
 
 def test_a_checkpoint_loads_as_a_one_batch_a_step_model(fake_mnist, tmp_path):

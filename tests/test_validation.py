@@ -63,6 +63,21 @@ def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_p
     assert not out.exists()
 
 
+def test_several_steps_a_call_with_a_per_batch_callback_is_refused_before_anything_is_written(
+    monkeypatch, capsys, fake_mnist, tmp_path
+):
+    out = tmp_path / "run"
+    code, err = start(
+        monkeypatch, capsys, fake_mnist, *FAST, "callbacks=ema", "steps_per_call=10", f"hydra.run.dir={out}"
+    )
+    assert code == 2
+    assert err.strip() == (
+        "error: steps_per_call=10 is not accepted with callback ExponentialMovingAverage, which needs one optimizer "
+        "step per Lightning step: expected steps_per_call=1 or auto"
+    )
+    assert not out.exists()
+
+
 def test_data_directory_that_is_a_file(monkeypatch, capsys, fake_mnist, tmp_path):
     a_file = tmp_path / "mnist.tar"
     a_file.write_text("")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import lightning as L
+from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.utilities.model_helpers import is_overridden
+from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError
 
@@ -48,3 +50,16 @@ def steps_per_call_for(setting: int | str, trainer: L.Trainer) -> int:
             "Lightning step: expected steps_per_call=1 or auto"
         )
     return setting
+
+
+def check_steps_per_call(cfg: DictConfig) -> None:
+    """Refuse (ConfigError) a ``steps_per_call`` above 1 that the run's callbacks or trainer settings cannot take,
+    before the run starts: its callbacks and a CPU Trainer of its settings are made, which writes nothing."""
+    setting = cfg.get("steps_per_call", 1)
+    if setting == "auto" or setting <= 1:
+        return
+    cfg = cfg.copy()
+    cfg.output_dir = "."  # the callbacks' directories, unset before Hydra starts the run; nothing is written there
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    trainer = instantiate(cfg.trainer, accelerator="cpu", devices=1, logger=False, callbacks=callbacks)
+    steps_per_call_for(setting, trainer)
