@@ -85,11 +85,17 @@ def real_mnist() -> Path:
 
 
 NOT_RUN = pytest.StashKey[str]()
+# the files that take a minute or more of `make test`: started first (pytest-xdist hands out the files in this
+# order, pyproject.toml's --no-loadscope-reorder), so that the short ones fill in at the end
+LONGEST_FIRST = ("test_gpu_check.py", "test_reproduce.py", "test_benchmark.py", "test_search.py", "test_resume.py")
 
 
 @pytest.hookimpl(trylast=True)  # after -m has deselected what is not asked for
 def pytest_collection_modifyitems(config, items):
-    """Without the real MNIST (and without LENETLAB_REQUIRE_DATA=1) its tests are left out, in one line at the end."""
+    """The longest files first. Without the real MNIST (and without LENETLAB_REQUIRE_DATA=1) its tests are left
+    out, in one line at the end."""
+    position = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: position.get(item.path.name, len(LONGEST_FIRST)))
     needing = [item for item in items if "real_mnist" in getattr(item, "fixturenames", ())]
     missing = needing and os.environ.get(REQUIRE_DATA_ENV) != "1" and missing_real_mnist()
     if missing:

@@ -26,13 +26,23 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
     )
 
 
-def test_benchmark_refuses_bad_options_by_name(fake_mnist, tmp_path):
-    result = benchmark("--device", "tpu", data_dir=fake_mnist, cwd=tmp_path)
-    assert result.returncode == 2 and "--device tpu: expected cpu or cuda" in result.stderr
-    result = benchmark("--repeats", "0", data_dir=fake_mnist, cwd=tmp_path)
-    assert result.returncode == 2 and "--repeats 0: must be a positive integer" in result.stderr
-    result = benchmark("--precision", "32", "fp16", data_dir=fake_mnist, cwd=tmp_path)
-    assert result.returncode == 2 and "--precision fp16: expected 32 or bf16-mixed" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--device", "tpu"], "--device tpu: expected cpu or cuda"),
+        (["--repeats", "0"], "--repeats 0: must be a positive integer"),
+        (["--precision", "32", "fp16"], "--precision fp16: expected 32 or bf16-mixed"),
+    ],
+    ids=["device", "repeats", "precision"],
+)
+def test_benchmark_refuses_bad_options_by_name(args, error, monkeypatch, capsys):
+    """In this process: the command line itself runs in the slow tier's end-to-end test."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchmark import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    assert refused.value.code == 2 and error in capsys.readouterr().err
 
 
 @pytest.mark.slow  # thirteen processes, each paying the imports

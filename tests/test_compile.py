@@ -104,12 +104,12 @@ def test_divergence_is_caught_at_the_next_check_within_the_epoch():
 
 
 @pytest.mark.slow
-def test_a_compiled_run_gives_the_eager_validation_curve(run_cli, tmp_path):
+def test_a_compiled_run_gives_the_eager_validation_curve(run_main, tmp_path):
     tiny = [*FAST, "model=mlp", "model.hidden=[8]", "trainer.max_epochs=3"]
     curves = {}
     for compile in ("false", "default"):
         out = tmp_path / compile
-        result = run_cli("lenetlab.train", *tiny, f"compile={compile}", f"hydra.run.dir={out}", timeout=900)
+        result = run_main("lenetlab.train", *tiny, f"compile={compile}", f"hydra.run.dir={out}")
         assert result.returncode == 0, result.stderr[-3000:]
         curves[compile] = scalars(out)
     for tag in ("val/loss", "val/error", "train/loss"):

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from conftest import ROOT
@@ -25,7 +26,9 @@ PARTS = [
 @pytest.mark.slow
 def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     out = tmp_path / "gpu_check"
-    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist)}
+    # the interpreter running the tests (otherwise the script picks .venv/bin/python, else python3, which it
+    # would first install lenetlab's dependencies into)
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHON": sys.executable}
     result = subprocess.run(
         ["bash", str(SCRIPT), "--dry-run", str(out)], env=env, capture_output=True, text=True, timeout=3600
     )

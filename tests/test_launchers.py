@@ -1,4 +1,6 @@
-"""The same sweep on Hydra's joblib and submitit launchers: parallel jobs, shared cores, the usual summary."""
+"""The same sweep on Hydra's joblib and submitit launchers: parallel jobs, shared cores, the usual summary.
+
+The sweep starts in this process (``run_main``); its jobs run in the launchers' own processes."""
 
 import json
 
@@ -16,10 +18,10 @@ def jobs(sweep) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_cli, tmp_path, monkeypatch):
+def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_main, tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the launcher's share, not the test process's
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         "lenetlab.train",
         "-m",
         "hydra/launcher=joblib",
@@ -40,10 +42,10 @@ def test_joblib_runs_jobs_in_parallel_processes_with_a_share_of_the_cores(run_cl
 
 
 @pytest.mark.slow
-def test_submitit_local_runs_the_sweep(run_cli, tmp_path, monkeypatch):
+def test_submitit_local_runs_the_sweep(run_main, tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         "lenetlab.train",
         "-m",
         "hydra/launcher=submitit_local",

@@ -211,19 +211,24 @@ def _popen(args, fake_mnist, cwd):
     )
 
 
+def wait_for_trials(process: subprocess.Popen, out, state: str) -> None:
+    """Until the search running in ``process`` has a trial in ``state`` (or has ended, or 4 minutes passed)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if (out / "study.db").is_file() and states(study_of(out)).get(state, 0) >= 1:
+                return
+        except Exception:  # the database or the study is not created yet
+            pass
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_main, fake_mnist, tmp_path):
     out = tmp_path / "search"
     args = [*TINY, *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
     first = _popen(args, fake_mnist, tmp_path)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and first.poll() is None:
-        try:
-            if (out / "study.db").is_file() and states(study_of(out)).get("COMPLETE", 0) >= 1:
-                break
-        except Exception:  # the database or the study is not created yet
-            pass
-        time.sleep(0.2)
+    wait_for_trials(first, out, "COMPLETE")
     assert first.poll() is None, "the search ended before it could be killed"
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -247,13 +252,15 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_main, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("space", [[], [*RECIPE, "trainer.max_epochs=2"]], ids=["report004", "recipe"])
-def test_two_workers_sharing_a_study_complete_exactly_n_trials(fake_mnist, tmp_path, space):
+def test_two_workers_sharing_a_study_complete_exactly_n_trials(run_main, fake_mnist, tmp_path, space):
     out = tmp_path / "search"
     args = [*TINY, *space, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
-    workers = [_popen(args, fake_mnist, tmp_path) for _ in range(2)]
-    for worker in workers:
-        _, stderr = worker.communicate(timeout=300)
-        assert worker.returncode == 0, stderr[-3000:]
+    other = _popen(args, fake_mnist, tmp_path)  # one worker in a process of its own, the second in this one
+    wait_for_trials(other, out, "RUNNING")  # joins the study while the first works on it
+    here = run_main("lenetlab.search", *args)
+    _, stderr = other.communicate(timeout=300)
+    assert other.returncode == 0, stderr[-3000:]
+    assert here.returncode == 0, here.stderr[-3000:]
     study = study_of(out)
     done = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]  # Hyperband prunes
     assert len(done) == 4
