@@ -165,8 +165,8 @@ class Classifier(L.LightningModule):
     def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """A batch's training loss, also added to the epoch's sum on the device (no host sync: one graph)."""
         loss = F.cross_entropy(self(x), y, label_smoothing=self.label_smoothing)
-        self._loss_sum += loss.detach()
-        self._loss_count += 1
+        self._loss_sum.add_(loss.detach())  # in place: no nn.Module.__setattr__ per step
+        self._loss_count.add_(1)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:

@@ -10,8 +10,9 @@ from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError
 
-# Lightning's loop costs about half a millisecond a step on a CPU; ten batches a step make it a twentieth
-AUTO_STEPS_PER_CALL = 10
+# Lightning's loop and hooks cost about a millisecond a step on a CPU; 50 batches a step (the progress bar's
+# refresh interval) make that 0.02 ms a batch (measured: docs/performance.md#several-batches-a-lightning-step)
+AUTO_STEPS_PER_CALL = 50
 PER_BATCH_HOOKS = ("on_train_batch_start", "on_train_batch_end")
 
 
