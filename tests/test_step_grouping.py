@@ -8,19 +8,19 @@ import torch
 from conftest import bare_trainer
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import GradientAccumulationScheduler, LearningRateMonitor
 
 from lenetlab import CONF_DIR
 from lenetlab.data import MNISTDataModule
 from lenetlab.data.mnist import TensorBatches
 from lenetlab.models.callbacks import ExponentialMovingAverage
 from lenetlab.models.classifier import Classifier, DivergedError
-from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, steps_per_call_for
+from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, per_batch_needs, steps_per_call_for, trainer_settings
 
 EPOCHS = 2
 
 
-def fit(fake_mnist, steps_per_call: int, *overrides: str) -> tuple[Classifier, object]:
+def fit(fake_mnist, steps_per_call: int, *overrides: str, **trainer_settings) -> tuple[Classifier, object]:
     """A short run of the tiny LeNet: 20 batches an epoch, augmented, with the scheduler ``overrides`` name."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["model=lenet_tiny", "optimizer.momentum=0.9", *overrides])
@@ -28,17 +28,19 @@ def fit(fake_mnist, steps_per_call: int, *overrides: str) -> tuple[Classifier, o
     model = Classifier(
         cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler or None, steps_per_call=steps_per_call
     )
-    trainer = bare_trainer(max_epochs=EPOCHS, limit_val_batches=1)
+    trainer = bare_trainer(max_epochs=EPOCHS, limit_val_batches=1, **trainer_settings)
     datamodule = MNISTDataModule(str(fake_mnist), batch_size=50, val_size=200, augment=1.0)
     trainer.fit(model, datamodule=datamodule)
     return model, trainer
 
 
-@pytest.mark.parametrize("scheduler", ["onecycle", "exponential"])  # stepped per batch / per epoch
-def test_seven_batches_a_step_train_exactly_as_one_batch_a_step(fake_mnist, scheduler):
+@pytest.mark.parametrize(
+    ("scheduler", "precision"), [("onecycle", "32"), ("exponential", "32"), ("onecycle", "bf16-mixed")]
+)  # a schedule stepped per batch, one per epoch; the augmentation outside the step's autocast
+def test_seven_batches_a_step_train_exactly_as_one_batch_a_step(fake_mnist, scheduler, precision):
     # 20 batches an epoch: two steps of 7 batches and one of 6
-    one, one_trainer = fit(fake_mnist, 1, f"scheduler={scheduler}")
-    seven, seven_trainer = fit(fake_mnist, 7, f"scheduler={scheduler}")
+    one, one_trainer = fit(fake_mnist, 1, f"scheduler={scheduler}", precision=precision)
+    seven, seven_trainer = fit(fake_mnist, 7, f"scheduler={scheduler}", precision=precision)
     assert seven_trainer.global_step == one_trainer.global_step == EPOCHS * 20  # optimizer steps, for resume
     for (name, value), expected in zip(seven.state_dict().items(), one.state_dict().values(), strict=True):
         torch.testing.assert_close(value, expected, msg=name)
@@ -63,22 +65,49 @@ def test_a_nan_loss_is_caught_in_its_epoch_when_a_step_takes_several_batches():
     assert trainer.global_step == 6  # stopped at the first check after the batch, not at the epoch's end
 
 
-def trainer_with(**settings):
+class LogsAtEpochEnd(L.Callback):
+    """A callback that logs as most do, without a batch size."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("custom/epoch_value", 1.5, on_epoch=True)
+
+
+def test_a_callback_that_logs_without_a_batch_size_works_when_a_step_takes_several_batches(fake_mnist):
+    _, trainer = fit(fake_mnist, 7, "scheduler=none", callbacks=[LogsAtEpochEnd()])
+    assert float(trainer.callback_metrics["custom/epoch_value"]) == 1.5
+
+
+def needs_with(*callbacks: L.Callback, datamodule=None, **settings) -> list[str]:
+    """What needs one batch a step in a Trainer with the default callbacks (checkpoints, timer, bar) and these."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["output_dir=unused"])
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]  # checkpoints, timer, bar
-    return L.Trainer(
-        accelerator="cpu", logger=False, **{**settings, "callbacks": callbacks + settings.get("callbacks", [])}
-    )
+    defaults = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    trainer = L.Trainer(accelerator="cpu", logger=False, callbacks=[*defaults, *callbacks], **settings)
+    return per_batch_needs(trainer.callbacks, trainer_settings(trainer), datamodule)
+
+
+class CountsZeroGrads(L.Callback):
+    def on_before_zero_grad(self, trainer, pl_module, optimizer) -> None:
+        pass
+
+
+class PreparesBatches(MNISTDataModule):
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        return batch
 
 
 def test_auto_groups_steps_with_the_default_callbacks_and_not_where_something_needs_each_batch():
-    assert steps_per_call_for("auto", trainer_with()) == AUTO_STEPS_PER_CALL
-    assert steps_per_call_for("auto", trainer_with(callbacks=[ExponentialMovingAverage()])) == 1  # per-step average
-    assert steps_per_call_for("auto", trainer_with(callbacks=[LearningRateMonitor("step")])) == 1
-    assert steps_per_call_for("auto", trainer_with(gradient_clip_val=1.0)) == 1
-    assert steps_per_call_for("auto", trainer_with(val_check_interval=0.5)) == 1
-    assert steps_per_call_for(4, trainer_with()) == 4
+    assert needs_with() == [] and steps_per_call_for("auto", []) == AUTO_STEPS_PER_CALL
+    assert needs_with(ExponentialMovingAverage()) == ["callback ExponentialMovingAverage"]  # a per-step average
+    assert needs_with(LearningRateMonitor("step")) == ["callback LearningRateMonitor"]
+    assert needs_with(CountsZeroGrads()) == ["callback CountsZeroGrads"]
+    assert needs_with(GradientAccumulationScheduler({0: 2})) == ["callback GradientAccumulationScheduler"]
+    assert needs_with(datamodule=PreparesBatches()) == ["PreparesBatches.on_before_batch_transfer"]
+    assert needs_with(gradient_clip_val=1.0) == ["trainer.gradient_clip_val"]
+    assert needs_with(val_check_interval=0.5) == ["trainer.val_check_interval"]
+    assert needs_with(max_steps=100) == ["trainer.max_steps"]
+    assert needs_with(max_time="00:01:00:00") == ["callback Timer"]
+    assert steps_per_call_for("auto", ["trainer.max_steps"]) == 1 and steps_per_call_for(4, []) == 4
 
 
 def test_a_checkpoint_loads_as_a_one_batch_a_step_model(fake_mnist, tmp_path):

@@ -64,7 +64,7 @@ def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch
     Lightning would write them only after the epoch's checkpoints; a run killed in between would resume
     after that epoch with its points missing. They also go to ``trainer.callback_metrics`` (for callbacks).
     """
-    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False, batch_size=1)
+    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False)
     values = {name: float(value) for name, value in metrics.items()}
     for logger in module.loggers:
         logger.log_metrics(values, step=module.current_epoch)
@@ -94,7 +94,8 @@ class Classifier(L.LightningModule):
     drawn from the epoch's iterator (Lightning's ``dataloader_iter`` step, with manual optimization): the
     same updates, schedule and loss curve, but Lightning's loop and hooks run once per ``steps_per_call``
     batches, most of a tiny network's step. It needs nothing from Lightning per batch (no per-batch
-    callback, gradient clipping or accumulation): ``lenetlab.run.step_grouping`` checks that.
+    callback, gradient clipping or accumulation, no ``on_before_batch_transfer``): ``lenetlab.run.step_grouping``
+    checks that. Per-batch hooks then see the batch index of the step's last batch.
     """
 
     def __init__(
@@ -129,7 +130,7 @@ class Classifier(L.LightningModule):
         if steps_per_call > 1:
             self.automatic_optimization = False
             # Lightning hands the epoch's iterator to a training step whose signature names `dataloader_iter`
-            self.training_step = self.training_steps
+            self.training_step = self.training_step_over_batches
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -173,14 +174,16 @@ class Classifier(L.LightningModule):
         x, y = batch
         return self.training_loss(x, y)
 
-    def training_steps(self, dataloader_iter: Iterator) -> None:
+    def training_step_over_batches(self, dataloader_iter: Iterator) -> None:
         """The step of ``steps_per_call`` > 1: an optimizer step on each of the iterator's next batches."""
         trainer = self.trainer
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         per_batch = scheduler is not None and trainer.lr_scheduler_configs[0].interval == "step"
         for batch, batch_idx, _ in islice(dataloader_iter, self.steps_per_call):
-            # what Lightning does to a batch before a training step: precision, device, on_after_batch_transfer
-            x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
+            # what Lightning does to a batch before a training step (precision, device, on_after_batch_transfer),
+            # outside the step's autocast, as Lightning does it: a mixed-precision run distorts in float32
+            with torch.autocast(self.device.type, enabled=False):
+                x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
             loss = self.training_loss(x, y)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
@@ -188,6 +191,13 @@ class Classifier(L.LightningModule):
             # an epoch's schedule steps before its validation and checkpoints, as Lightning's own loop does
             if scheduler is not None and (per_batch or batch_idx + 1 >= trainer.num_training_batches):
                 scheduler.step()
+
+    def log(self, *args, batch_size: int | None = None, **kwargs) -> None:
+        """Lightning's ``log``; with ``steps_per_call`` > 1, where Lightning has no batch to count, a value logged
+        during training counts once (as every batch of the same size would), so callbacks need not say so."""
+        if batch_size is None and self.steps_per_call > 1:
+            batch_size = 1
+        super().log(*args, batch_size=batch_size, **kwargs)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # a NaN or inf loss makes the running sum NaN or inf for the rest of the epoch
