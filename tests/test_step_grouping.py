@@ -17,7 +17,7 @@ from lenetlab.models.callbacks import ExponentialMovingAverage
 from lenetlab.models.classifier import Classifier, DivergedError
 from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, per_batch_needs, steps_per_call_for, trainer_settings
 
-EPOCHS = 2
+EPOCHS = 1
 
 
 def fit(fake_mnist, steps_per_call: int, *overrides: str, **trainer_settings) -> tuple[Classifier, object]:
