@@ -28,8 +28,9 @@ def fit(fake_mnist, steps_per_call: int, *overrides: str, **trainer_settings) ->
     model = Classifier(
         cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler or None, steps_per_call=steps_per_call
     )
-    trainer = bare_trainer(max_epochs=EPOCHS, limit_val_batches=1, **trainer_settings)
-    datamodule = MNISTDataModule(str(fake_mnist), batch_size=50, val_size=200, augment=1.0)
+    trainer = bare_trainer(max_epochs=EPOCHS, **trainer_settings)
+    # validation batches of 150 and 50 images: val/loss is their mean weighted by batch size either way
+    datamodule = MNISTDataModule(str(fake_mnist), batch_size=50, eval_batch_size=150, val_size=200, augment=1.0)
     trainer.fit(model, datamodule=datamodule)
     return model, trainer
 

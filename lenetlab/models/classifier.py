@@ -193,9 +193,10 @@ class Classifier(L.LightningModule):
                 scheduler.step()
 
     def log(self, *args, batch_size: int | None = None, **kwargs) -> None:
-        """Lightning's ``log``; with ``steps_per_call`` > 1, where Lightning has no batch to count, a value logged
-        during training counts once (as every batch of the same size would), so callbacks need not say so."""
-        if batch_size is None and self.steps_per_call > 1:
+        """Lightning's ``log``; with ``steps_per_call`` > 1, where Lightning has no training batch to count, a value
+        logged during training counts once (as every batch of the same size would), so callbacks need not say so.
+        Validation and test values keep Lightning's weighting by batch size."""
+        if batch_size is None and self.steps_per_call > 1 and self.trainer.training:
             batch_size = 1
         super().log(*args, batch_size=batch_size, **kwargs)
 
