@@ -15,7 +15,7 @@ from lenetlab.data import MNISTDataModule
 from lenetlab.data.mnist import TensorBatches
 from lenetlab.models.callbacks import ExponentialMovingAverage
 from lenetlab.models.classifier import Classifier, DivergedError
-from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, per_batch_needs, steps_per_call_for, trainer_settings
+from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, steps_per_call_for, trainer_needs
 
 EPOCHS = 1
 
@@ -84,7 +84,7 @@ def needs_with(*callbacks: L.Callback, datamodule=None, **settings) -> list[str]
         cfg = compose("train", overrides=["output_dir=unused"])
     defaults = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
     trainer = L.Trainer(accelerator="cpu", logger=False, callbacks=[*defaults, *callbacks], **settings)
-    return per_batch_needs(trainer.callbacks, trainer_settings(trainer), datamodule)
+    return trainer_needs(trainer, datamodule)
 
 
 class CountsZeroGrads(L.Callback):

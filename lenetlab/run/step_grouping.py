@@ -53,9 +53,10 @@ def per_batch_needs(
     return needs
 
 
-def trainer_settings(trainer: L.Trainer) -> dict[str, Any]:
-    """A Trainer's values of ``TRAINER_SETTINGS`` (``max_time`` is its Timer callback, among the callbacks)."""
-    return {key: getattr(trainer, key) for key in TRAINER_SETTINGS if key != "max_time"}
+def trainer_needs(trainer: L.Trainer, datamodule: Any = None) -> list[str]:
+    """:func:`per_batch_needs` of a Trainer (its ``max_time`` is its Timer callback, among the callbacks)."""
+    settings = {key: getattr(trainer, key) for key in TRAINER_SETTINGS if key != "max_time"}
+    return per_batch_needs(trainer.callbacks, settings, datamodule)
 
 
 def steps_per_call_for(setting: int | str, needs: list[str]) -> int:
