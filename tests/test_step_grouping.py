@@ -9,10 +9,12 @@ from conftest import bare_trainer
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import GradientAccumulationScheduler, LearningRateMonitor
+from lightning.pytorch.plugins.precision import MixedPrecision
 
 from lenetlab import CONF_DIR
 from lenetlab.data import MNISTDataModule
 from lenetlab.data.mnist import TensorBatches
+from lenetlab.models.backward import backward_is_plain
 from lenetlab.models.callbacks import ExponentialMovingAverage
 from lenetlab.models.classifier import Classifier, DivergedError
 from lenetlab.run.step_grouping import AUTO_STEPS_PER_CALL, steps_per_call_for, trainer_needs
@@ -76,6 +78,40 @@ class LogsAtEpochEnd(L.Callback):
 def test_a_callback_that_logs_without_a_batch_size_works_when_a_step_takes_several_batches(fake_mnist):
     _, trainer = fit(fake_mnist, 7, "scheduler=none", callbacks=[LogsAtEpochEnd()])
     assert float(trainer.callback_metrics["custom/epoch_value"]) == 1.5
+
+
+class CountsBackwards(L.Callback):
+    def __init__(self):
+        self.before, self.after = 0, 0
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        self.before += 1
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.after += 1
+
+
+def test_backward_hooks_run_for_every_batch_when_a_step_takes_several_batches(fake_mnist):
+    counts = CountsBackwards()
+    fit(fake_mnist, 7, "scheduler=none", callbacks=[counts])
+    assert (counts.before, counts.after) == (EPOCHS * 20, EPOCHS * 20)
+
+
+class OwnBackward(Classifier):
+    def backward(self, loss, *args, **kwargs) -> None:
+        loss.backward()
+
+
+def test_the_grouped_step_calls_loss_backward_itself_only_where_lightning_would_add_nothing():
+    net, optimizer = {"_target_": "lenetlab.models.LeNet"}, {"_target_": "torch.optim.SGD", "_partial_": True}
+    model = Classifier(net, optimizer)
+    assert backward_is_plain(bare_trainer(), model)
+    assert backward_is_plain(bare_trainer(precision="bf16-mixed"), model)  # no loss scaling for bf16
+    fp16 = MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))
+    assert not backward_is_plain(bare_trainer(plugins=[fp16]), model)  # the loss is scaled before backward
+    assert not backward_is_plain(bare_trainer(strategy="ddp", devices=1), model)  # gradients are synced
+    assert not backward_is_plain(bare_trainer(callbacks=[CountsBackwards()]), model)
+    assert not backward_is_plain(bare_trainer(), OwnBackward(net, optimizer))
 
 
 def needs_with(*callbacks: L.Callback, datamodule=None, **settings) -> list[str]:

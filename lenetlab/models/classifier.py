@@ -14,6 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torchmetrics.classification import MulticlassAccuracy
 
+from lenetlab.models.backward import backward_is_plain
+
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
 MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
@@ -158,6 +160,10 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def on_fit_start(self) -> None:
+        # the grouped step's backward: Lightning's, unless it would only call loss.backward() through its hooks
+        self._backward = torch.Tensor.backward if backward_is_plain(self.trainer, self) else self.manual_backward
+
     def on_train_epoch_start(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = torch.zeros((), device=self.device)
@@ -186,7 +192,7 @@ class Classifier(L.LightningModule):
                 x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
             loss = self.training_loss(x, y)
             optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
+            self._backward(loss)
             optimizer.step()
             # an epoch's schedule steps before its validation and checkpoints, as Lightning's own loop does
             if scheduler is not None and (per_batch or batch_idx + 1 >= trainer.num_training_batches):
