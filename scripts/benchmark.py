@@ -10,7 +10,8 @@
 ``DataLoader``; with ``--augment``, also (a+): ``lenetlab`` with ``data.augment=1`` (per-image random
 affine distortions of every training batch), to weigh what augmentation adds to an epoch (the a+/a line); with
 ``--tiny``, also (t) lenetlab and (t') the plain loop training a 784-8-10 MLP (``model=mlp 'model.hidden=[8]'``),
-a step of almost no arithmetic, whose ratio t/t' is the framework's own cost per step.
+a step of almost no arithmetic, whose ratio t/t' is the framework's own cost per step (5 x ``--repeats`` timed
+epochs a turn: they are short).
 Each runs in its own process (so its peak memory is its own): a warm-up epoch, then ``--repeats`` timed
 epochs. The variants take turns, ``--rounds`` times, each round in a rotated order, so that a change in the
 machine's load while the benchmark runs falls on all of them alike; the median over all timed epochs is
@@ -45,6 +46,9 @@ from benchmark_table import (
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("32", "bf16-mixed")
+# the tiny pair's epochs take well under a second, where the machine's noise is a large part of one epoch: each
+# of their turns times this many times ``--repeats`` epochs, so that their median is of many
+TINY_REPEATS = 5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -169,7 +173,10 @@ def _rotated(items: list, turn: int) -> list:
 
 
 def bench_variant(args, name: str, filters: int, precision: str, env: dict, work: Path) -> dict:
-    """One turn of the variant ``name`` (a key of ``VARIANTS``)."""
+    """One turn of the variant ``name`` (a key of ``VARIANTS``); (t) and (t') time ``TINY_REPEATS`` times as many
+    epochs, each a fraction of a second."""
+    if name in TINY:
+        args = argparse.Namespace(**{**vars(args), "repeats": TINY_REPEATS * args.repeats})
     if name in WORKERS:
         return bench_worker(args, name, filters, precision, env, work)
     return bench_lenetlab(args, filters, precision, env, work, augment=name == AUGMENTED, tiny=name in TINY)

@@ -12,7 +12,6 @@ import torch
 from conftest import ROOT
 
 from lenetlab.models.classifier import Classifier
-from lenetlab.reproduce.cost_checks import benchmark_epoch_s
 
 SCRIPT = ROOT / "scripts" / "benchmark.py"
 VARIANTS = ("(a) lenetlab", "(b) plain loop", "(b') plain loop, channels_last", "(c) torchvision pipeline")
@@ -45,41 +44,63 @@ def test_benchmark_refuses_bad_options_by_name(args, error, monkeypatch, capsys)
     assert refused.value.code == 2 and error in capsys.readouterr().err
 
 
-@pytest.mark.slow  # thirteen processes, each paying the imports
+@pytest.mark.slow  # eight processes, each paying the imports
 @pytest.mark.timeout(900)  # minutes on a busy machine
-def test_benchmark_compares_every_pipeline_in_each_precision_on_tiny_data(fake_mnist, tmp_path):
+def test_benchmark_compares_every_pipeline_in_bf16_and_with_augmentation_on_tiny_data(fake_mnist, tmp_path):
+    # in 32-bit, with the tiny pair, the GPU check's dry run runs it (tests/test_gpu_check.py)
     out = tmp_path / "bench.json"
-    args = ("--precision", "32", "bf16-mixed", "--augment", "--rounds", "1", "--repeats", "2", "--limit-batches", "2")
+    args = ("--precision", "bf16-mixed", "--augment", "--rounds", "1", "--repeats", "2", "--limit-batches", "2")
     result = benchmark(
         *args, "--val-size", "200", "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
     written = json.loads(out.read_text())
-    for precision in ("32", "bf16-mixed"):
-        rows = [line for line in result.stdout.splitlines() if line.startswith(f"| 16 | {precision} |")]
-        assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
-        assert f"filters 16, precision {precision}: a/b = " in result.stdout and "c/a = " in result.stdout
-        assert f"filters 16, precision {precision}: augment a+/a = " in result.stdout
-        variants = written["16"][precision]
-        for name, r in variants.items():
-            assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
-            assert r["median_s"] > 0 and r["rss_mb"] > 0, name
-        # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
-        assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, precision)
-        # and what lenetlab really trained with: data.augment as its run recorded it
-        assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
-        assert {name for name, r in variants.items() if r["eval_s"]} >= {"lenetlab", "plain", "plain_channels_last"}
-        assert variants["plain"]["images"] == 2 * 100  # --limit-batches 2 of the default batch size
-        assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
-    assert "t/t'" not in result.stdout  # (t) and (t') only with --tiny (the GPU check's dry run runs them)
-    assert result.stdout.count("(goal <= 1.30)") == 2
-    assert "filters 16, bf16-mixed against 32 (epoch speed-up): (a) " in result.stdout
-    assert ", (a+) " in result.stdout.split("epoch speed-up): ")[1]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | bf16-mixed |")]
+    assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
+    assert "filters 16, precision bf16-mixed: a/b = " in result.stdout and "c/a = " in result.stdout
+    assert "filters 16, precision bf16-mixed: augment a+/a = " in result.stdout
+    assert result.stdout.count("(goal <= 1.30)") == 1
+    variants = written["16"]["bf16-mixed"]
+    for name, r in variants.items():
+        assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
+        assert r["median_s"] > 0 and r["rss_mb"] > 0, name
+    # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
+    assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, "bf16-mixed")
+    # and what lenetlab really trained with: data.augment as its run recorded it
+    assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
+    assert {name for name, r in variants.items() if r["eval_s"]} >= {"lenetlab", "plain", "plain_channels_last"}
+    assert variants["plain"]["images"] == 2 * 100  # --limit-batches 2 of the default batch size
+    assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
+    assert "t/t'" not in result.stdout  # (t) and (t') only with --tiny
     assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
     assert set(written["import_s"]) == {"torch", "torch._dynamo", "lightning"}
-    # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
-    assert benchmark_epoch_s(written, 16) == written["16"]["32"]["lenetlab"]["median_s"]
+
+
+def test_each_precision_is_compared_with_the_first_variant_by_variant(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchmark_table import speedups
+
+    def timed(lenetlab_s, augmented_s):
+        return {"lenetlab": {"median_s": lenetlab_s}, "lenetlab_augment": {"median_s": augmented_s}}
+
+    precisions = {"32": timed(2.0, 3.0), "bf16-mixed": timed(1.0, 2.0)}
+    assert speedups(16, precisions) == ["filters 16, bf16-mixed against 32 (epoch speed-up): (a) 2.00 x, (a+) 1.50 x"]
+    assert speedups(16, {"32": timed(2.0, 3.0)}) == []
+
+
+def test_the_plain_loops_run_without_lightning(fake_mnist, tmp_path):
+    """(b), (b'), (c) and (t'): their processes' time and memory are torch's, not Lightning's too."""
+    worker = ["--worker", "plain_tiny", "--limit-batches", "1", "--val-size", "200"]
+    code = (
+        f"import runpy, sys; sys.argv = {[str(SCRIPT), *worker]!r}; runpy.run_path(sys.argv[0], run_name='__main__'); "
+        "print('lightning' in sys.modules)"
+    )
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    timed, imported_lightning = result.stdout.splitlines()[-2:]
+    assert json.loads(timed)["images"] == 100 and imported_lightning == "False"
 
 
 def test_channels_last_changes_the_layout_not_the_result():

@@ -11,7 +11,10 @@ import sys
 import pytest
 from conftest import ROOT
 
+from lenetlab.reproduce.cost_checks import benchmark_epoch_s
+
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
+TINY_EPOCHS = {"lenetlab_tiny": 5, "plain_tiny": 5}
 PARTS = [
     "versions",
     "gpu_tests",
@@ -49,11 +52,16 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     assert set(times) == {"eager", "reduce-overhead"}
     assert all(t["status"] == "finished" and t["steady_epoch_s"] > 0 for t in times.values())
     assert "SGD: fastest " in (out / "optimizers.log").read_text()
-    bench = json.loads((out / "benchmark_cpu.json").read_text())["16"]["32"]
+    written = json.loads((out / "benchmark_cpu.json").read_text())
+    bench = written["16"]["32"]
+    # what `python -m lenetlab.reproduce gpu_results=DIR` reads from DIR/benchmark_cuda.json
+    assert benchmark_epoch_s(written, 16) == bench["lenetlab"]["median_s"]
     assert {"lenetlab", "plain", "lenetlab_tiny", "plain_tiny"} <= set(bench)
     # the tiny pair trains the same 784-8-10 network: lenetlab's run recorded it, the loop saw the same images
     assert (bench["lenetlab_tiny"]["hidden"], bench["lenetlab"]["hidden"]) == ("8", "128")
     assert bench["plain_tiny"]["images"] == bench["plain"]["images"] == 3 * 100
+    # one round: one timed epoch of each variant, five of the tiny pair's short ones
+    assert {name: len(r["epoch_s"]) for name, r in bench.items()} == {**dict.fromkeys(bench, 1), **TINY_EPOCHS}
     assert "filters 16, precision 32: tiny t/t' = " in (out / "benchmark.log").read_text()
     jobs = sorted(p.parent.name for p in (out / "learning_rate").glob("*/status.json"))
     assert jobs == [f"optimizer.lr={lr}" for lr in ("0.0001", "0.001", "0.01", "0.1")]

@@ -1,7 +1,15 @@
 """The model core: networks, the LightningModule and its callbacks (torch and Lightning; no TensorBoard, no Hydra
 beyond ``hydra.utils.instantiate``). A config's ``_target_: lenetlab.models.LeNet`` names a network here."""
 
-from lenetlab.models.classifier import Classifier
 from lenetlab.models.networks import MLP, LeNet, count_parameters, parameter_table
 
 __all__ = ["MLP", "Classifier", "LeNet", "count_parameters", "parameter_table"]
+
+
+def __getattr__(name: str):
+    # the LightningModule on first use: the networks alone (a plain loop, a parameter count) need no Lightning
+    if name == "Classifier":
+        from lenetlab.models.classifier import Classifier
+
+        return Classifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
