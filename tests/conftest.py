@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
 import subprocess
 import sys
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -240,3 +243,24 @@ def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, s
     """``python -m <module> args`` in this process (seconds faster than a subprocess); return exit status and stderr."""
     result = python_m(monkeypatch, capsys, module, *args)
     return result.returncode, result.stderr
+
+
+class _Output:
+    """What ``capsys.readouterr()`` gives, for a fixture wider than a test (which cannot use capsys)."""
+
+    def __init__(self):
+        self.out, self.err = io.StringIO(), io.StringIO()
+
+    def readouterr(self) -> SimpleNamespace:
+        return SimpleNamespace(out=self.out.getvalue(), err=self.err.getvalue())
+
+
+def python_m_in(cwd: Path, environment: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m <module> args`` in this process, run in ``cwd`` with ``environment`` added, from a fixture of
+    any scope; the directory, environment and output are put back."""
+    output = _Output()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(output.out), redirect_stderr(output.err):
+        patch.chdir(cwd)
+        for key, value in environment.items():
+            patch.setenv(key, value)
+        return python_m(patch, output, module, *args)

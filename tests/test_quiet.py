@@ -64,9 +64,9 @@ def test_a_run_prints_one_result_line_in_percent_and_nothing_to_ignore(run_cli, 
 
 
 @pytest.mark.slow  # trains several times or in subprocesses: the slow tier
-def test_a_run_continued_from_its_last_checkpoint_does_not_warn_about_its_own_checkpoints(run_cli, tmp_path):
-    run = tmp_path / "run"
-    assert run_cli("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={run}").returncode == 0
+def test_a_run_continued_from_its_last_checkpoint_does_not_warn_about_its_own_checkpoints(run_main, run_cli, tmp_path):
+    run = tmp_path / "run"  # its first epoch in this process; what the second prints, from a process of its own
+    assert run_main("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={run}").returncode == 0
     result = run_cli("lenetlab.train", *FAST, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt")
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_status(run)["metrics"]["epochs"] == 2

@@ -2,18 +2,16 @@
 
 import csv
 import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ROOT, scalars
+from conftest import FAST, python_m_in, scalars
 from PIL import Image
 
+from lenetlab.data.mnist import DATA_DIR_ENV
 from lenetlab.output.figures import DPI
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import kernel_size, learning_curves, runtime, runtime_panels
@@ -25,33 +23,26 @@ FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "sum
 
 @pytest.fixture(scope="module")
 def sweeps(fake_mnist, tmp_path_factory):
-    """Two sweeps, trained side by side on the synthetic data and shared by the tests below.
+    """Two sweeps on the synthetic data, shared by the tests below (in this process: their command lines are not
+    what these tests are about).
 
     filters 4 and 8 on cpu and on gpu (the gpu jobs fail where no CUDA device is visible), in
     ``<cwd>/outputs/multirun/<date>/<time>``; and seeds 0 and 1 with 5x5 kernels, in ``<tmp>/sweep``.
     """
-    environment = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     cwd, seeds = tmp_path_factory.mktemp("filters"), tmp_path_factory.mktemp("seeds") / "sweep"
-    jobs = [
-        (cwd, ["model.filters=4,8", "trainer.accelerator=cpu,gpu"]),
-        (seeds.parent, ["model.filters=4", "model.kernel_size=5", "seed=0,1", f"hydra.sweep.dir={seeds}"]),
-    ]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "lenetlab.train", "-m", *FAST, *overrides],
-            cwd=where,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for where, overrides in jobs
-    ]
-    outputs = [process.communicate(timeout=600)[0] for process in processes]
-    assert "4 jobs, 2 finished" in outputs[0] or "4 jobs, 4 finished" in outputs[0], outputs[0][-3000:]
-    assert processes[1].returncode == 0, outputs[1][-3000:]
+    filters = python_m_in(cwd, data(fake_mnist), "lenetlab.train", "-m", *FAST, "model.filters=4,8",
+                          "trainer.accelerator=cpu,gpu")  # fmt: skip
+    output = filters.stdout + filters.stderr
+    assert "4 jobs, 2 finished" in output or "4 jobs, 4 finished" in output, output[-3000:]
+    overrides = ["model.filters=4", "model.kernel_size=5", "seed=0,1", f"hydra.sweep.dir={seeds}"]
+    result = python_m_in(seeds.parent, data(fake_mnist), "lenetlab.train", "-m", *FAST, *overrides)
+    assert result.returncode == 0, result.stderr[-3000:]
     (filters,) = (cwd / "outputs" / "multirun").glob("*/*")
     return filters, seeds
+
+
+def data(fake_mnist) -> dict[str, str]:
+    return {DATA_DIR_ENV: str(fake_mnist), "MPLBACKEND": "Agg"}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +58,7 @@ def seeds_sweep(sweeps):
 @pytest.fixture(scope="module")
 def latest_report(filters_sweep):
     """``python -m lenetlab.report`` with no argument, where the filters sweep is the latest under outputs/."""
-    result = subprocess.run([sys.executable, "-m", "lenetlab.report"], cwd=filters_sweep.parents[3],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)  # fmt: skip
+    result = python_m_in(filters_sweep.parents[3], {"MPLBACKEND": "Agg"}, "lenetlab.report")
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -266,13 +256,7 @@ def shortened_sweep(fake_mnist, tmp_path_factory):
         "trainer.limit_train_batches=0.5",
         f"hydra.sweep.dir={out}",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "lenetlab.train", "-m", *FAST, *overrides],
-        env={**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = python_m_in(out.parent, data(fake_mnist), "lenetlab.train", "-m", *FAST, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
