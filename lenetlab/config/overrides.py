@@ -74,6 +74,12 @@ def check_overrides(
             if groups in checked:  # keys depend only on the group choices
                 continue
             checked.add(groups)
+            if not any(o.is_add() or o.is_force_add() or o.is_delete() for o in parser.parse_overrides(job)):
+                try:  # only values set: where Hydra composes the job, each key exists (a composition saved)
+                    configs.load(job)
+                    continue
+                except HydraException:
+                    pass  # the checks below name the override in one line
             try:
                 config = configs.load(list(groups))
             except HydraException as error:
