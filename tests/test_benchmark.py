@@ -135,3 +135,17 @@ def test_the_rounds_take_turns_and_every_timed_epoch_counts(monkeypatch):
     assert merged["lenetlab"]["epoch_s"] == [2.0, 1.0, 3.0]  # every round's timed epochs, in order
     assert (merged["lenetlab"]["eval_s"], merged["lenetlab"]["rss_mb"]) == (0.4, 1000)  # median of those measured, peak
     assert merged["lenetlab"]["startup_s"] == 4.0 and merged["plain"]["images"] == 300
+
+
+def test_the_tiny_pair_gets_its_ratio_line_and_only_with_it(monkeypatch):
+    """The table's arithmetic; the tiny pair's processes run in the GPU check's dry run (tests/test_gpu_check.py)."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchmark_table import format_table
+
+    def timed(median_s):
+        return {"median_s": median_s, "images_per_s": 300 / median_s, "eval_s": None, "rss_mb": 900}
+
+    variants = {"lenetlab": timed(4.0), "plain": timed(4.0), "torchvision": timed(10.0)}
+    tiny = {**variants, "lenetlab_tiny": timed(0.5), "plain_tiny": timed(0.4)}
+    assert "filters 16, precision 32: tiny t/t' = 1.25 (goal <= 1.50)" in format_table({16: {"32": tiny}}, "cpu")
+    assert "t/t'" not in format_table({16: {"32": variants}}, "cpu")
