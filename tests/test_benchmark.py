@@ -90,7 +90,7 @@ def test_each_precision_is_compared_with_the_first_variant_by_variant(monkeypatc
 
 
 def test_the_plain_loops_run_without_lightning(fake_mnist, tmp_path):
-    """(b), (b'), (c) and (t'): their processes' time and memory are torch's, not Lightning's too."""
+    """(t') here; (b), (b') and (c) import the same: their processes' time and memory are torch's, not Lightning's."""
     worker = ["--worker", "plain_tiny", "--limit-batches", "1", "--val-size", "200"]
     code = (
         f"import runpy, sys; sys.argv = {[str(SCRIPT), *worker]!r}; runpy.run_path(sys.argv[0], run_name='__main__'); "

@@ -18,6 +18,9 @@ REFUSED = [
     ("model=resnet", "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp"),
     ("+model.batchnorm=true", "error: unknown key 'model.batchnorm' (--cfg job lists the keys)"),
     ("hydra/launcher=jobib", "error: hydra/launcher=jobib: no such hydra/launcher; choose from basic, joblib, submitit_local, submitit_slurm"),
+    # keys below a value or a null: OmegaConf's own errors (not Hydra's) where Hydra composes them
+    ("model.filters.a=3", "error: unknown key 'model.filters.a' (--cfg job lists the keys)"),
+    ("hydra.sweeper.params.optimizer.lr=0.1", "error: unknown key 'hydra.sweeper.params.optimizer.lr' (--cfg job lists the keys)"),
 ]  # fmt: skip
 
 

@@ -102,6 +102,11 @@ class OwnBackward(Classifier):
         loss.backward()
 
 
+class HooksBackward(Classifier):
+    def on_after_backward(self) -> None:
+        pass
+
+
 def test_the_grouped_step_calls_loss_backward_itself_only_where_lightning_would_add_nothing():
     net, optimizer = {"_target_": "lenetlab.models.LeNet"}, {"_target_": "torch.optim.SGD", "_partial_": True}
     model = Classifier(net, optimizer)
@@ -112,15 +117,26 @@ def test_the_grouped_step_calls_loss_backward_itself_only_where_lightning_would_
     assert not backward_is_plain(bare_trainer(strategy="ddp", devices=1), model)  # gradients are synced
     assert not backward_is_plain(bare_trainer(callbacks=[CountsBackwards()]), model)
     assert not backward_is_plain(bare_trainer(), OwnBackward(net, optimizer))
+    assert not backward_is_plain(bare_trainer(), HooksBackward(net, optimizer))
+    assert backward_is_plain(with_default_callbacks(), model)  # what a run of lenetlab.train gets
 
 
-def needs_with(*callbacks: L.Callback, datamodule=None, **settings) -> list[str]:
-    """What needs one batch a step in a Trainer with the default callbacks (checkpoints, timer, bar) and these."""
+def test_a_fitted_model_with_nothing_on_its_backward_calls_loss_backward_itself(fake_mnist):
+    model, _ = fit(fake_mnist, 7, "scheduler=none")
+    assert model._backward is torch.Tensor.backward
+
+
+def with_default_callbacks(*callbacks: L.Callback, **settings) -> L.Trainer:
+    """A Trainer with the default callbacks of ``train.yaml`` (checkpoints, timer, bar) and these."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["output_dir=unused"])
     defaults = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
-    trainer = L.Trainer(accelerator="cpu", logger=False, callbacks=[*defaults, *callbacks], **settings)
-    return trainer_needs(trainer, datamodule)
+    return L.Trainer(accelerator="cpu", logger=False, callbacks=[*defaults, *callbacks], **settings)
+
+
+def needs_with(*callbacks: L.Callback, datamodule=None, **settings) -> list[str]:
+    """What needs one batch a step in a Trainer with the default callbacks and these."""
+    return trainer_needs(with_default_callbacks(*callbacks, **settings), datamodule)
 
 
 class CountsZeroGrads(L.Callback):

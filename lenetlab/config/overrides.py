@@ -78,7 +78,7 @@ def check_overrides(
                 try:  # only values set: where Hydra composes the job, each key exists (a composition saved)
                     configs.load(job)
                     continue
-                except HydraException:
+                except Exception:  # Hydra passes some of OmegaConf's errors on unwrapped (AssertionError, ValueError)
                     pass  # the checks below name the override in one line
             try:
                 config = configs.load(list(groups))

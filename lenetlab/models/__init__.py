@@ -1,7 +1,12 @@
 """The model core: networks, the LightningModule and its callbacks (torch and Lightning; no TensorBoard, no Hydra
 beyond ``hydra.utils.instantiate``). A config's ``_target_: lenetlab.models.LeNet`` names a network here."""
 
+from typing import TYPE_CHECKING
+
 from lenetlab.models.networks import MLP, LeNet, count_parameters, parameter_table
+
+if TYPE_CHECKING:
+    from lenetlab.models.classifier import Classifier
 
 __all__ = ["MLP", "Classifier", "LeNet", "count_parameters", "parameter_table"]
 
@@ -13,3 +18,7 @@ def __getattr__(name: str):
 
         return Classifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -18,10 +18,11 @@ def _adds_to_backward(part: object, base: type) -> bool:
 def backward_is_plain(trainer: L.Trainer, module: L.LightningModule) -> bool:
     """True where ``manual_backward(loss)`` comes down to ``loss.backward()``: a strategy and precision that add
     nothing to it (no loss scaling, no gradient sync), no ``backward`` override and no backward hook on the module
-    or a callback. Lightning then spends its hook calls (about a tenth of a millisecond a batch) on nothing."""
+    or a callback. Lightning then spends its hook calls (about a tenth of a millisecond a batch) on nothing (so a
+    ``trainer.profiler`` report lists no backward hooks: the step it profiles is the one that runs unprofiled)."""
     precision = trainer.precision_plugin
-    if isinstance(precision, MixedPrecision):
-        scales = precision.scaler is not None  # bf16 needs no scaler; its pre_backward then only calls the hooks
+    if isinstance(precision, MixedPrecision):  # bf16 needs no scaler; its pre_backward then only calls the hooks
+        scales = precision.scaler is not None or _adds_to_backward(precision, MixedPrecision)
     else:
         scales = _adds_to_backward(precision, Precision)
     hooked = any(is_overridden(hook, module, L.LightningModule) for hook in (*BACKWARD_HOOKS, "backward"))

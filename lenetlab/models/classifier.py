@@ -100,6 +100,8 @@ class Classifier(L.LightningModule):
     checks that. Per-batch hooks then see the batch index of the step's last batch.
     """
 
+    _backward = L.LightningModule.manual_backward  # the grouped step's backward, until on_fit_start decides
+
     def __init__(
         self,
         net: Mapping[str, Any],
