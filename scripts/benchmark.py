@@ -161,11 +161,21 @@ def bench_worker(args, kind: str, filters: int, precision: str, env: dict, work:
 STARTUP_IMPORTS = ("torch", "torch._dynamo", "lightning")
 
 
-def import_s(module: str, env: dict, cwd: Path) -> float:
-    """Wall seconds of a fresh ``python -c "import <module>"``, interpreter start included."""
+def import_s(env: dict, cwd: Path) -> dict[str, float]:
+    """What a fresh process spends to import each of ``STARTUP_IMPORTS`` (each with those before it), from one
+    ``python -X importtime -c "import lightning"``: its wall seconds (interpreter start included) for lightning,
+    Python's cumulative import times for torch and torch._dynamo."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", f"import {module}"], env=env, cwd=cwd, check=True)
-    return time.perf_counter() - start
+    command = [sys.executable, "-X", "importtime", "-c", "import lightning"]
+    result = subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True, text=True)
+    wall_s = time.perf_counter() - start
+    cumulative: dict[str, float] = {}
+    for line in result.stderr.splitlines():  # "import time: <self us> | <cumulative us> | <module>"
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            cumulative.setdefault(fields[2].strip(), int(fields[1]) / 1e6)
+    torch_s = cumulative["torch"]
+    return {"torch": torch_s, "torch._dynamo": torch_s + cumulative["torch._dynamo"], "lightning": wall_s}
 
 
 def _rotated(items: list, turn: int) -> list:
@@ -225,8 +235,8 @@ def main(argv: list[str] | None = None) -> None:
             for turn in range(args.rounds):
                 rounds.append(bench_round(args, filters, env, work, turn))
                 if filters == args.filters[0]:
-                    for module, times in imports.items():
-                        times.append(import_s(module, env, work))
+                    for module, seconds in import_s(env, work).items():
+                        imports[module].append(seconds)
                 print(f"filters {filters}: round {turn + 1} of {args.rounds} done", file=sys.stderr, flush=True)
             results[filters] = {}
             for precision in args.precision:

@@ -62,9 +62,11 @@ fi
 versions() {
     if command -v nvidia-smi > /dev/null; then nvidia-smi; else echo "nvidia-smi: not found (no NVIDIA driver)"; fi
     lscpu | grep -E 'Model name|^CPU\(s\)'
-    "$PY" -c "import sys, torch, lightning, torchvision
+    # torch imported for its CUDA and cuDNN; the others' versions read from their installed metadata
+    "$PY" -c "import sys, torch
+from importlib.metadata import version
 print('python', sys.version.split()[0], '| torch', torch.__version__, '| CUDA', torch.version.cuda,
-      '| cuDNN', torch.backends.cudnn.version(), '| torchvision', torchvision.__version__, '| lightning', lightning.__version__)
+      '| cuDNN', torch.backends.cudnn.version(), '| torchvision', version('torchvision'), '| lightning', version('lightning'))
 print('GPU', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')"
     git -C "$ROOT" log -1 --format='lenetlab commit %H %cd' 2> /dev/null || true
 }

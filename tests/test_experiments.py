@@ -1,10 +1,13 @@
-"""Every lab-report study is one `-m experiment=NAME` command."""
+"""Every lab-report study is one `-m experiment=NAME` command.
+
+Each one runs, shortened, in the quick reproduction (``tests/test_reproduce.py``); here, what they compose to.
+"""
 
 import json
 
 import pytest
 import torch
-from conftest import FAST, scalars
+from conftest import FAST
 from hydra import compose, initialize_config_dir
 
 from lenetlab import CONF_DIR
@@ -66,42 +69,6 @@ def test_gpu_jobs_fail_alone_on_a_machine_without_gpu(run_main, tmp_path):
     assert by_accelerator["gpu"]["status"] == "failed"
     assert "no CUDA device visible" in by_accelerator["gpu"]["reason"]
     assert "2 jobs, 1 finished or diverged, 1 failed" in result.stderr
-
-
-SHORT_GRIDS = {
-    "learning_rate": ["optimizer.lr=0.1,0.01"],
-    "kernel_size": ["model.kernel_size=1,5"],
-    "adam_decay": ["optimizer.lr=0.01"],
-    "seeds": ["seed=1,2"],
-    "mlp_baseline": [],
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SHORT_GRIDS)
-def test_shortened_experiment_runs_and_logs_curves(run_main, tmp_path, name):
-    sweep = tmp_path / "sweep"
-    args = ["-m", f"experiment={name}", *FAST, "trainer.max_epochs=1", *SHORT_GRIDS[name]]
-    result = run_main("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = [job for job in sweep.iterdir() if job.is_dir()]
-    assert len(jobs) == (1 if SHORT_GRIDS[name] == ["optimizer.lr=0.01"] else 2)
-    for job in jobs:
-        curves = scalars(job)
-        assert [step for step, _ in curves["val/error"]] == [0]
-        assert [step for step, _ in curves["time/train_epoch_s"]] == [0]
-
-
-@pytest.mark.slow
-def test_seed_spread_on_top_of_adam_decay(run_main, tmp_path):
-    sweep = tmp_path / "sweep"
-    args = ["-m", "experiment=[adam_decay,seeds]", *FAST, "trainer.max_epochs=1", "optimizer.lr=0.01"]
-    result = run_main("lenetlab.train", *args, f"hydra.sweep.dir={sweep}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    seeds = sorted(
-        json.loads((job / "status.json").read_text())["hparams"]["seed"] for job in sweep.iterdir() if job.is_dir()
-    )
-    assert seeds == [1, 2, 3]
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from conftest import python_m
+from conftest import python_m, scalars
 from hydra.core.singleton import Singleton
 from omegaconf import OmegaConf
 
@@ -20,6 +20,7 @@ from lenetlab.reproduce.claims import CHECKS, claim_rows, evaluate
 from lenetlab.reproduce.paper import study_status
 from lenetlab.reproduce.results import Measured
 from lenetlab.reproduce.studies import Study, read_record, run_study
+from lenetlab.run.status import read_status
 
 QUICK = ["profile=quick", 'overrides=["data.val_size=200"]']
 CLAIMS = OmegaConf.load(CONF_DIR / "reports" / "lab_reports.yaml").claims
@@ -124,6 +125,18 @@ def studies_in_this_process(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", run)
 
 
+# the quick profile's sweeps: jobs per study (filters_runtime: 8, 16 and 32 filters)
+TRAIN_STUDY_JOBS = {
+    "learning_rate": 4,
+    "learning_rate_b500": 4,
+    "filters_runtime": 3,
+    "kernel_size": 4,
+    "adam_decay": 4,
+    "seeds": 3,
+    "mlp_baseline": 2,
+}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # every study of the lab reports, shortened
 def test_quick_profile_runs_every_study(run_main, studies_in_this_process, tmp_path):
@@ -136,6 +149,19 @@ def test_quick_profile_runs_every_study(run_main, studies_in_this_process, tmp_p
     measured = [r for r in rows if r["agrees"] != "n/a"]
     assert len(measured) >= 25  # only the GPU claims and those needing more than 2 epochs or 64 filters are n/a
     assert json.loads((out / "search" / "study.json").read_text())["status"] == "done"
+    # each study is one `-m experiment=...` sweep: every job of its grid trained and logged both epochs' curves
+    jobs = {study: sorted(p.parent for p in (out / study).glob("*/status.json")) for study in TRAIN_STUDY_JOBS}
+    assert {study: len(found) for study, found in jobs.items()} == TRAIN_STUDY_JOBS
+    for job in (job for found in jobs.values() for job in found):
+        assert read_status(job)["status"] == "finished", job
+        curves = scalars(job)
+        assert [step for step, _ in curves["val/error"]] == [0, 1], job
+        assert [step for step, _ in curves["time/train_epoch_s"]] == [0, 1], job
+    # report 003's final run: the seeds' grid on top of adam_decay's settings
+    seeds = [read_status(job)["hparams"] for job in jobs["seeds"]]
+    assert [(h["seed"], h["optimizer"], h["scheduler"], h["lr"]) for h in seeds] == [
+        (seed, "Adam", "ExponentialLR", 0.01) for seed in (1, 2, 3)
+    ]
 
 
 # --- the checks, on runs with known values ------------------------------------------------------------------

@@ -251,9 +251,10 @@ def test_a_killed_search_rerun_ends_with_exactly_the_requested_trials(run_main, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("space", [[], [*RECIPE, "trainer.max_epochs=2"]], ids=["report004", "recipe"])
-def test_two_workers_sharing_a_study_complete_exactly_n_trials(run_main, fake_mnist, tmp_path, space):
+def test_two_workers_sharing_a_study_complete_exactly_n_trials(run_main, fake_mnist, tmp_path):
+    # the recipe's space: its Hyperband pruner ends trials early, so the workers share complete and pruned ones
     out = tmp_path / "search"
+    space = [*RECIPE, "trainer.max_epochs=2"]
     args = [*TINY, *space, "search.n_trials=4", *SHORT_HEARTBEAT, "search.final=false", f"hydra.run.dir={out}"]
     other = _popen(args, fake_mnist, tmp_path)  # one worker in a process of its own, the second in this one
     wait_for_trials(other, out, "RUNNING")  # joins the study while the first works on it

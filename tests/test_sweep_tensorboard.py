@@ -11,10 +11,13 @@ from urllib.parse import quote
 
 import pytest
 from conftest import FAST, scalars
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from lenetlab import CONF_DIR
 from lenetlab.config.job_names import job_name
-from lenetlab.config.sweeps import varying_keys
+from lenetlab.config.sweeps import job_configs, varying_keys
 
 FIXED = [
     *(o for o in FAST if not o.startswith("trainer.max_epochs")),
@@ -124,6 +127,32 @@ def test_varying_keys_follow_hydras_expansion():
         "model.filters=8"
     )
     assert job_name(["trainer.max_epochs=2"], [], 0) == "0"  # a sweep that varies nothing: Hydra's job number
+
+
+def test_a_sweeps_job_configs_are_composed_once_for_its_checks_and_its_hparams(monkeypatch):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        sweep = compose("train", ["experiment=mlp_baseline"], return_hydra_config=True)
+        sweep.hydra.overrides.task = ["optimizer.lr=0.1,0.05"]  # as `-m experiment=mlp_baseline optimizer.lr=...`
+        loader = GlobalHydra.instance().config_loader()
+        composed = []
+        load_sweep_config = type(loader).load_sweep_config
+
+        def counted(self, master, job):
+            composed.append(job)
+            return load_sweep_config(self, master, job)
+
+        monkeypatch.setattr(type(loader), "load_sweep_config", counted)
+        first = job_configs(sweep)  # the start checks, before the sweep
+        saved = OmegaConf.create(OmegaConf.to_yaml(sweep))  # multirun.yaml, read back as the first job starts
+        assert job_configs(saved) is first and len(composed) == 4
+        assert [(c.model._target_.rsplit(".", 1)[1], c.optimizer.lr) for c in first] == [
+            ("MLP", 0.1),
+            ("MLP", 0.05),
+            ("LeNet", 0.1),
+            ("LeNet", 0.05),
+        ]
+        sweep.hydra.overrides.task = ["optimizer.lr=0.2"]  # another sweep is composed anew
+        assert [c.optimizer.lr for c in job_configs(sweep)] == [0.2, 0.2] and len(composed) == 6
 
 
 @pytest.mark.slow

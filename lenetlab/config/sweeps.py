@@ -44,6 +44,26 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     return expand_sweep(sweep_arguments(config))[1]
 
 
+_composed: dict[tuple, list[DictConfig]] = {}  # the last sweep's job configs, by what they are composed from
+
+
+def job_configs(config: DictConfig) -> list[DictConfig]:
+    """Each job's config in a basic-sweeper multirun of ``config``, composed as Hydra's launcher composes it.
+
+    The start checks compose them before the sweep and the HParams experiment as its first job starts: the
+    second call of the same sweep in a process gets the first's (read-only) configs, not a second composition.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    jobs = sweep_jobs(config)
+    key = (loader, config.hydra.job.config_name, tuple(config.hydra.overrides.hydra), tuple(map(tuple, jobs)))
+    if key not in _composed:
+        _composed.clear()
+        _composed[key] = [loader.load_sweep_config(config, job) for job in jobs]
+    return _composed[key]
+
+
 def varying_keys(arguments: list[str]) -> list[str]:
     """The override keys that take more than one value across the jobs the sweep expands to."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

@@ -10,7 +10,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError, refuse
-from lenetlab.config.sweeps import sweep_jobs
+from lenetlab.config.sweeps import job_configs
 from lenetlab.config.validation import BAD_INPUT, require, validate
 from lenetlab.data.idx import IMAGES_MAGIC, check_idx_file
 from lenetlab.data.mnist import MNISTDataModule, default_data_root, ensure_mnist
@@ -81,11 +81,7 @@ class StartChecks(Callback):
                     "(finished jobs are skipped), or choose another directory"
                 )
             if config.hydra.sweeper._target_.endswith("BasicSweeper"):
-                from hydra.core.global_hydra import GlobalHydra
-
-                loader = GlobalHydra.instance().config_loader()
-                for job in sweep_jobs(config):
-                    job_config = loader.load_sweep_config(config, job)
+                for job_config in job_configs(config):
                     validate(job_config, check_devices=False)
                     check_steps_per_call(job_config)
             else:

@@ -18,7 +18,7 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from lenetlab.config.sweeps import SWEEP_FILE, expand_sweep, sweep_arguments, varying_keys
+from lenetlab.config.sweeps import SWEEP_FILE, job_configs, sweep_arguments, varying_keys
 from lenetlab.tensorboard import tensorboard_tag
 
 # the metrics the HParams tab shows against the hparams (their last values), in this order
@@ -131,7 +131,6 @@ class SweepExperiment(Callback):
     """
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
-        from hydra.core.global_hydra import GlobalHydra
         from hydra.types import RunMode
 
         hydra = config.hydra
@@ -141,7 +140,5 @@ class SweepExperiment(Callback):
         if any(any(directory.glob("events.out.tfevents.*")) for directory in (sweep_dir, job_dir)):
             return
         sweep = OmegaConf.load(sweep_dir / SWEEP_FILE)  # the sweep's own config, written before its first job
-        loader = GlobalHydra.instance().config_loader()
-        arguments = sweep_arguments(sweep)
-        jobs = [config_hparams(loader.load_sweep_config(sweep, job)) for job in expand_sweep(arguments)[1]]
-        write_summary(job_dir, experiment_summary(jobs, varying_keys(arguments)))
+        jobs = [config_hparams(job_config) for job_config in job_configs(sweep)]
+        write_summary(job_dir, experiment_summary(jobs, varying_keys(sweep_arguments(sweep))))
