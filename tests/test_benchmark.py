@@ -14,15 +14,6 @@ from conftest import ROOT
 from lenetlab.models.classifier import Classifier
 
 SCRIPT = ROOT / "scripts" / "benchmark.py"
-VARIANTS = ("(a) lenetlab", "(b) plain loop", "(b') plain loop, channels_last", "(c) torchvision pipeline")
-AUGMENTED = "(a+) lenetlab, data.augment=1"
-
-
-def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LENETLAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +26,7 @@ def benchmark(*args: str, data_dir, cwd) -> subprocess.CompletedProcess:
     ids=["device", "repeats", "precision"],
 )
 def test_benchmark_refuses_bad_options_by_name(args, error, monkeypatch, capsys):
-    """In this process: the command line itself runs in the slow tier's end-to-end test."""
+    """In this process: the command line itself runs in the GPU check's dry run (tests/test_gpu_check.py)."""
     monkeypatch.syspath_prepend(str(SCRIPT.parent))
     from benchmark import main
 
@@ -44,38 +35,29 @@ def test_benchmark_refuses_bad_options_by_name(args, error, monkeypatch, capsys)
     assert refused.value.code == 2 and error in capsys.readouterr().err
 
 
-@pytest.mark.slow  # eight processes, each paying the imports
-@pytest.mark.timeout(900)  # minutes on a busy machine
-def test_benchmark_compares_every_pipeline_in_bf16_and_with_augmentation_on_tiny_data(fake_mnist, tmp_path):
-    # in 32-bit, with the tiny pair, the GPU check's dry run runs it (tests/test_gpu_check.py)
-    out = tmp_path / "bench.json"
-    args = ("--precision", "bf16-mixed", "--augment", "--rounds", "1", "--repeats", "2", "--limit-batches", "2")
-    result = benchmark(
-        *args, "--val-size", "200", "--threads", "1", "--json", str(out), data_dir=fake_mnist, cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+@pytest.mark.slow  # a lenetlab process, paying its imports
+def test_bf16_and_augmentation_reach_the_variants(fake_mnist, tmp_path, monkeypatch):
+    """(a+) in bf16-mixed, one turn as the benchmark takes it, and (b)'s loop in this process: what each really
+    computed in and trained with. The whole command (every variant in a process of its own, its rounds, table and
+    JSON) runs in the GPU check's dry run (tests/test_gpu_check.py); (b') and (c) run the same loop as (b), (a) and
+    (t) the same command as (a+)."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    from benchmark import bench_variant, parse_args
+    from benchmark_plain import run_worker
+    from benchmark_table import AUGMENTED
 
-    written = json.loads(out.read_text())
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 16 | bf16-mixed |")]
-    assert [row.split(" | ")[2] for row in rows] == [*VARIANTS, AUGMENTED]
-    assert "filters 16, precision bf16-mixed: a/b = " in result.stdout and "c/a = " in result.stdout
-    assert "filters 16, precision bf16-mixed: augment a+/a = " in result.stdout
-    assert result.stdout.count("(goal <= 1.30)") == 1
-    variants = written["16"]["bf16-mixed"]
-    for name, r in variants.items():
-        assert len(r["epoch_s"]) == 2, name  # --repeats 2: the warm-up epoch is not counted
-        assert r["median_s"] > 0 and r["rss_mb"] > 0, name
-    # what each variant really computed in: lenetlab's recorded trainer.precision, the loops' logits dtype
-    assert {name: r["precision"] for name, r in variants.items()} == dict.fromkeys(variants, "bf16-mixed")
-    # and what lenetlab really trained with: data.augment as its run recorded it
-    assert (variants["lenetlab"]["augment"], variants["lenetlab_augment"]["augment"]) == (0.0, 1.0)
-    assert {name for name, r in variants.items() if r["eval_s"]} >= {"lenetlab", "plain", "plain_channels_last"}
-    assert variants["plain"]["images"] == 2 * 100  # --limit-batches 2 of the default batch size
-    assert variants["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
-    assert "t/t'" not in result.stdout  # (t) and (t') only with --tiny
-    assert "start-up to first training step: lenetlab " in result.stdout and "`import torch._dynamo` " in result.stdout
-    imports = written["import_s"]  # each with those before it: torch, then torch._dynamo, then all of lightning
-    assert 0 < imports["torch"] < imports["torch._dynamo"] < imports["lightning"]
+    options = ["--precision", "bf16-mixed", "--augment", "--repeats", "2", "--limit-batches", "2", "--val-size", "200"]
+    plain = run_worker(parse_args([*options, "--worker", "plain"]))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    augmented = bench_variant(parse_args([*options, "--threads", "1"]), AUGMENTED, 16, "bf16-mixed", env, tmp_path)
+    # what each really computed in: the loop's logits dtype, lenetlab's recorded trainer.precision
+    assert (plain["precision"], augmented["precision"]) == ("bf16-mixed", "bf16-mixed")
+    assert (augmented["augment"], augmented["hidden"]) == (1.0, "128")  # data.augment as the run recorded it
+    assert len(plain["epoch_s"]) == len(augmented["epoch_s"]) == 2  # --repeats 2: the warm-up epoch is not counted
+    assert plain["images"] == 2 * 100  # --limit-batches 2 of the default batch size
+    assert plain["eval_s"] > 0 and augmented["rss_mb"] > 0
+    assert augmented["startup_s"] > 0  # recorded by the run (None where it was not measured)
 
 
 def test_each_precision_is_compared_with_the_first_variant_by_variant(monkeypatch):
@@ -138,7 +120,7 @@ def test_the_rounds_take_turns_and_every_timed_epoch_counts(monkeypatch):
     assert merged["lenetlab"]["startup_s"] == 4.0 and merged["plain"]["images"] == 300
 
 
-def test_the_tiny_pair_gets_its_ratio_line_and_only_with_it(monkeypatch):
+def test_the_tiny_pair_and_augmentation_get_their_ratio_lines_and_only_with_them(monkeypatch):
     """The table's arithmetic; the tiny pair's processes run in the GPU check's dry run (tests/test_gpu_check.py)."""
     monkeypatch.syspath_prepend(str(SCRIPT.parent))
     from benchmark_table import format_table
@@ -150,3 +132,8 @@ def test_the_tiny_pair_gets_its_ratio_line_and_only_with_it(monkeypatch):
     tiny = {**variants, "lenetlab_tiny": timed(0.5), "plain_tiny": timed(0.4)}
     assert "filters 16, precision 32: tiny t/t' = 1.25 (goal <= 1.50)" in format_table({16: {"32": tiny}}, "cpu")
     assert "t/t'" not in format_table({16: {"32": variants}}, "cpu")
+    augmented = format_table({16: {"bf16-mixed": {**variants, "lenetlab_augment": timed(5.0)}}}, "cpu")
+    assert "filters 16, precision bf16-mixed: a/b = 1.00 (goal <= 1.10), c/a = 2.50 (goal >= 2)" in augmented
+    assert "filters 16, precision bf16-mixed: augment a+/a = 1.25 (goal <= 1.30)" in augmented
+    assert "| 16 | bf16-mixed | (a+) lenetlab, data.augment=1 | 5.000 | 60 | 1.25 x | - | 900 | - |" in augmented
+    assert "augment" not in format_table({16: {"32": variants}}, "cpu")

@@ -62,7 +62,12 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     assert bench["plain_tiny"]["images"] == bench["plain"]["images"] == 3 * 100
     # one round: one timed epoch of each variant, five of the tiny pair's short ones
     assert {name: len(r["epoch_s"]) for name, r in bench.items()} == {**dict.fromkeys(bench, 1), **TINY_EPOCHS}
-    assert "filters 16, precision 32: tiny t/t' = " in (out / "benchmark.log").read_text()
+    log = (out / "benchmark.log").read_text()
+    assert "filters 16, precision 32: a/b = " in log and "tiny t/t' = " in log
+    assert "start-up to first training step: lenetlab " in log and "`import torch._dynamo` " in log
+    assert bench["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
+    imports = written["import_s"]  # each with those before it: torch, then torch._dynamo, then all of lightning
+    assert 0 < imports["torch"] < imports["torch._dynamo"] < imports["lightning"]
     jobs = sorted(p.parent.name for p in (out / "learning_rate").glob("*/status.json"))
     assert jobs == [f"optimizer.lr={lr}" for lr in ("0.0001", "0.001", "0.01", "0.1")]
 

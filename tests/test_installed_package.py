@@ -70,16 +70,24 @@ def run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.timeout(600)  # four fresh processes
-def test_the_installed_package_trains_searches_and_counts_from_any_directory(installed, fake_mnist, tmp_path):
+def test_the_installed_package_trains_a_users_own_model_searches_and_counts_from_any_directory(
+    installed, fake_mnist, tmp_path
+):
     where = run(installed, tmp_path, "-c", "import lenetlab; print(lenetlab.__file__, lenetlab.CONF_DIR)").stdout
     module, configs = where.split()
     assert Path(module).is_relative_to(installed.parents[1]) and not Path(module).is_relative_to(ROOT)
     assert Path(configs, "train.yaml").is_file()  # the configs came with the wheel
 
+    # a model config of the user's own, beside the package's (found with --config-dir)
+    (tmp_path / "my_conf" / "model").mkdir(parents=True)
+    (tmp_path / "my_conf" / "model" / "wide.yaml").write_text(WIDE)
     shutil.copytree(fake_mnist / "MNIST", tmp_path / "data" / "MNIST")  # an installed package's default: ./data
-    run(installed, tmp_path, "-m", "lenetlab.train", *SHORT)
+    run(installed, tmp_path, "-m", "lenetlab.train", "--config-dir", "my_conf", "model=wide", *SHORT)
     (trained,) = tmp_path.glob("outputs/runs/*/*")  # under the directory it was started from
-    assert json.loads((trained / "status.json").read_text())["status"] == "finished"
+    status = json.loads((trained / "status.json").read_text())
+    assert status["status"] == "finished"
+    assert status["metrics"]["params"] == 90_378  # three 5x5 layers of 32 filters, FC 128 (lenetlab.params)
+    assert (status["hparams"]["kernel_size"], status["hparams"]["params"]) == (5, 90_378)
 
     assert run(installed, tmp_path, "-m", "lenetlab.params").stdout.splitlines()[-1].split() == ["Total", "104,250"]
 
@@ -94,14 +102,3 @@ def test_the_installed_package_trains_searches_and_counts_from_any_directory(ins
         "hydra.run.dir=search",
     )
     assert json.loads((tmp_path / "search" / "final.json").read_text())["trial"] == 0
-
-
-def test_a_users_own_model_config_is_found_with_config_dir(installed, fake_mnist, tmp_path):
-    (tmp_path / "my_conf" / "model").mkdir(parents=True)
-    (tmp_path / "my_conf" / "model" / "wide.yaml").write_text(WIDE)
-    args = ["--config-dir", "my_conf", "model=wide", *SHORT, f"data.root={fake_mnist}", "hydra.run.dir=wide"]
-    run(installed, tmp_path, "-m", "lenetlab.train", *args)
-    status = json.loads((tmp_path / "wide" / "status.json").read_text())
-    assert status["status"] == "finished"
-    assert status["metrics"]["params"] == 90_378  # three 5x5 layers of 32 filters, FC 128 (lenetlab.params)
-    assert (status["hparams"]["kernel_size"], status["hparams"]["params"]) == (5, 90_378)
