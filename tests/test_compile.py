@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from conftest import FAST, bare_trainer, scalars
+from conftest import FAST, bare_trainer, run_in_process, scalars
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -102,6 +102,24 @@ def test_divergence_is_caught_at_the_next_check_within_the_epoch():
     reason, validated = fit_until_diverged(check_every=4, at_epoch=2, at_batch=5)
     assert reason == "training loss is nan at epoch 2, by step 8"
     assert validated == [0, 1]
+
+
+def test_a_compiled_run_compiles_the_network_once_for_training_and_once_for_evaluation(
+    fake_mnist, tmp_path, monkeypatch, capsys
+):
+    graphs = []
+
+    def counting(graph, example_inputs):  # a torch.compile backend that runs each graph as it is, counted
+        graphs.append(torch.is_grad_enabled())
+        return graph.forward
+
+    compile_module = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda net, **_: compile_module(net, backend=counting))
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    args = [*FAST, "trainer.max_epochs=1", "model=lenet_tiny", "compile=true", f"hydra.run.dir={tmp_path / 'run'}"]
+    code, stderr = run_in_process(monkeypatch, capsys, "lenetlab.train", *args)
+    assert code == 0, stderr[-3000:]
+    assert graphs == [True, False]  # training; then validation, whose graph the test reuses
 
 
 @pytest.mark.slow

@@ -69,8 +69,16 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     callbacks = [*(instantiate(c) for c in cfg.callbacks.values() if c is not None), *callbacks]
     # callbacks.progress_bar=null means no bar at all, not Lightning's default one
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    # a compiled network evaluates under no_grad: the test then reuses the validation's graph, where under
+    # inference_mode its batches (inference tensors) would make torch.compile compile the network once more
+    evaluation = {"inference_mode": False} if cfg.get("compile") and "inference_mode" not in cfg.trainer else {}
     trainer: L.Trainer = instantiate(
-        cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()], enable_progress_bar=show_bar
+        cfg.trainer,
+        logger=logger,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=show_bar,
+        **evaluation,
     )
     device_type = trainer.strategy.root_device.type
     model = Classifier(
