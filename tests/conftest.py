@@ -88,9 +88,16 @@ def real_mnist() -> Path:
 
 
 NOT_RUN = pytest.StashKey[str]()
-# the files that take a minute or more of `make test`: started first (pytest-xdist hands out the files in this
+# the longest files of `make test` (half a minute to two minutes each): started first (pytest-xdist hands out the files in this
 # order, pyproject.toml's --no-loadscope-reorder), so that the short ones fill in at the end
-LONGEST_FIRST = ("test_gpu_check.py", "test_reproduce.py", "test_benchmark.py", "test_search.py", "test_resume.py")
+LONGEST_FIRST = (
+    "test_gpu_check.py",
+    "test_reproduce.py",
+    "test_real_mnist.py",
+    "test_search.py",
+    "test_resume.py",
+    "test_installed_package.py",
+)
 
 
 @pytest.hookimpl(trylast=True)  # after -m has deselected what is not asked for
