@@ -103,24 +103,6 @@ def test_evaluate_a_sweep_scores_every_job_in_a_table(trained, here, monkeypatch
         assert evaluation["best.ckpt"]["test"]["error"] == test_error
 
 
-def test_a_checkpoint_from_before_hyperparameters_is_evaluated_from_its_run(trained, here, monkeypatch, capsys):
-    import shutil
-
-    run = here / "old_run"
-    shutil.copytree(trained / "run", run, ignore=shutil.ignore_patterns("evaluation.json"))
-    best = run / "checkpoints" / "best.ckpt"
-    checkpoint = torch.load(best, weights_only=True)
-    del checkpoint["hyper_parameters"], checkpoint["datamodule_hyper_parameters"]
-    # as a compiled run saved them before the network was compiled in place
-    checkpoint["state_dict"] = {k.replace("net.", "net._orig_mod.", 1): v for k, v in checkpoint["state_dict"].items()}
-    torch.save(checkpoint, best)
-
-    code, _, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}")
-    assert code == 0, err
-    evaluation = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]["test"]
-    assert evaluation["error"] == read_status(run)["metrics"]["test_error"]
-
-
 def known_test_images(fake_mnist, n: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` synthetic test images (uint8) and their labels."""
     from lenetlab.data import load_mnist
@@ -192,7 +174,7 @@ def bad_inputs(here, run) -> dict[str, tuple[str, list[str], str]]:
             [f"checkpoint={here / 'other.ckpt'}"],
             "not a lenetlab checkpoint",
         ),
-        "plain weights": ("export", [f"checkpoint={here / 'weights.pt'}"], "not a Lightning checkpoint"),
+        "plain weights": ("export", [f"checkpoint={here / 'weights.pt'}"], "not a lenetlab checkpoint"),
         "bad split": ("evaluate", [model, "split=train"], "split='train' is not accepted: expected test | val"),
         "missing images": ("predict", [model, f"images={here / 'nowhere.png'}"], "nowhere.png"),
         "unreadable image": ("predict", [model, f"images={here / 'broken.png'}"], "broken.png"),

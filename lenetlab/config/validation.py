@@ -10,6 +10,7 @@ from omegaconf import DictConfig, ListConfig
 from lenetlab.config import ConfigError
 from lenetlab.data.idx import IdxFormatError
 from lenetlab.data.mnist import DataNotFoundError
+from lenetlab.models.safe_checkpoint import CheckpointError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # Lightning's precision names and their short aliases (16 -> 16-mixed, bf16 -> bf16-mixed, ...)
@@ -30,7 +31,7 @@ def _positive_ints(value) -> list:
 
 
 # what stops a start with a one-line message and exit status 2, not a traceback
-BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError)
+BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError, CheckpointError)
 
 
 def validate(cfg: DictConfig, check_devices: bool = True) -> None:

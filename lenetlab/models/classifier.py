@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -15,9 +14,11 @@ from omegaconf import OmegaConf
 from torchmetrics.classification import MulticlassAccuracy
 
 from lenetlab.models.backward import backward_is_plain
+from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
+FORMAT_KEY, CHECKPOINT_FORMAT = "lenetlab_format", 1  # what a checkpoint holds; another format is refused on load
 MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 
 
@@ -35,10 +36,6 @@ def channels_last_for(setting: bool | str, device_type: str) -> bool:
 
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-class CheckpointError(ValueError):
-    """A file that ``Classifier`` cannot be loaded from, with what to do instead."""
 
 
 def build(config: Mapping[str, Any], *args: Any) -> Any:
@@ -139,19 +136,29 @@ class Classifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs) -> Classifier:
-        """Lightning's ``load_from_checkpoint``; a checkpoint without the model's config is refused in one line."""
-        if isinstance(checkpoint_path, str | Path) and "net" not in kwargs:
-            hparams = torch.load(checkpoint_path, map_location="cpu", weights_only=True, mmap=True).get(
-                "hyper_parameters"
+    def load_from_checkpoint(cls, checkpoint_path, *args, trust: Iterable[str | Any] = (), **kwargs) -> Classifier:
+        """Lightning's ``load_from_checkpoint``, once the file has been read as data and found safe to rebuild.
+
+        The checkpoint's configs may name only trusted ``_target_``s (lenetlab's networks, ``torch.optim``'s
+        optimizers and schedulers); ``trust`` adds classes or functions (or their dotted names), as
+        ``lenetlab.models.trust`` does for the whole process. Anything else is refused (CheckpointError) before
+        it is imported. Arguments given here (``net=...``) replace the checkpoint's and are not checked.
+        """
+        checkpoint = read_checkpoint(checkpoint_path)
+        if (found := checkpoint.get(FORMAT_KEY)) != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"{checkpoint_path}: not a lenetlab checkpoint (no {FORMAT_KEY} in it)"
+                if found is None
+                else f"{checkpoint_path}: a lenetlab checkpoint of format {found!r}; this lenetlab reads format "
+                f"{CHECKPOINT_FORMAT}"
             )
-            if not hparams or "net" not in hparams:
-                run = Path(checkpoint_path).resolve().parent.parent
-                raise CheckpointError(
-                    f"{checkpoint_path}: this checkpoint does not hold its model's config (written by an older "
-                    f"lenetlab or another program); evaluate it with: python -m lenetlab.evaluate checkpoint={run}"
-                )
+        hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k not in kwargs}
+        check_trusted(hparams, str(checkpoint_path), trust)
+        check_trusted(checkpoint.get("datamodule_hyper_parameters"), str(checkpoint_path), trust, where="datamodule")
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[FORMAT_KEY] = CHECKPOINT_FORMAT
 
     def setup(self, stage: str) -> None:
         """When fitting, record the datamodule's normalization: the checkpoints then classify raw pixels."""

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import pickle
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError, refuse
 from lenetlab.config.validation import BAD_INPUT, check_accelerator
-from lenetlab.models.classifier import CheckpointError, Classifier
+from lenetlab.models.classifier import Classifier
+from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
 from lenetlab.output.atomic import atomic_file
-from lenetlab.run.status import job_dirs, read_status
+from lenetlab.run.status import job_dirs
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -47,7 +46,10 @@ def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
 
 def first_epoch_after(checkpoint: str) -> int:
     """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
-    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]) + 1
+    epoch = read_checkpoint(checkpoint).get("epoch")
+    if not isinstance(epoch, int):
+        raise CheckpointError(f"{checkpoint}: not a Lightning checkpoint (it has no epoch)")
+    return epoch + 1
 
 
 @dataclass
@@ -74,70 +76,19 @@ def find_checkpoints(path: str | Path) -> list[Path]:
     return found
 
 
-def read_checkpoint(path: Path) -> dict:
-    """A Lightning checkpoint's contents (tensors on the CPU); CheckpointError for any other file."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({reason[:120]})") from None
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        raise CheckpointError(f"{path}: not a Lightning checkpoint (it has no state_dict); expected {ACCEPTED}")
-    return checkpoint
-
-
-def load_trained(path: Path) -> Trained:
-    """The model of a lenetlab checkpoint, on the CPU and in eval mode, uncompiled.
-
-    A checkpoint written before checkpoints held their model is rebuilt from its run's
-    ``.hydra/config.yaml`` and ``status.json`` (its normalization).
-    """
+def load_trained(path: Path, trust: Iterable[str] = ()) -> Trained:
+    """The model of a lenetlab checkpoint, on the CPU and in eval mode, uncompiled; ``trust`` as in
+    :meth:`Classifier.load_from_checkpoint`. CheckpointError (one line) for anything that cannot be loaded."""
     path = Path(path)
-    checkpoint = read_checkpoint(path)
-    hparams = checkpoint.get("hyper_parameters") or {}
-    if "net" in hparams:
-        try:
-            model = Classifier.load_from_checkpoint(path, map_location="cpu", compile=False)
-        except Exception as error:  # a network that cannot be built, weights that do not fit it
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise CheckpointError(
-                f"{path}: cannot rebuild its model ({type(error).__name__}: {reason[:160]})"
-            ) from None
-        data = dict(checkpoint.get("datamodule_hyper_parameters") or {})
-    else:
-        model, data = _from_run(path, checkpoint)
-    return Trained(model.eval(), data, path)
-
-
-def _from_run(path: Path, checkpoint: dict) -> tuple[Classifier, dict]:
-    """An older lenetlab checkpoint's model, built from its run's config; CheckpointError for another program's."""
-    run = path.resolve().parent.parent
-    status, config = read_status(run) or {}, run / ".hydra" / "config.yaml"
-    lenetlab_weights = all(name.startswith("net.") for name in checkpoint["state_dict"])
-    if not (lenetlab_weights and config.is_file() and status.get("mean") is not None):
-        raise CheckpointError(
-            f"{path}: not a lenetlab checkpoint (no model config in it, and no lenetlab run with "
-            ".hydra/config.yaml and status.json around it)"
-        )
-    cfg = OmegaConf.load(config)
-    model = Classifier(
-        cfg.model,
-        optimizer=cfg.optimizer,
-        channels_last=cfg.get("channels_last", False),
-        mean=status["mean"],
-        std=status["std"],
-    )
-    # a compiled network's weights were saved under net._orig_mod.*
-    weights = {name.replace("net._orig_mod.", "net.", 1): value for name, value in checkpoint["state_dict"].items()}
     try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        raise CheckpointError(
-            f"{path}: its weights do not fit {run}'s model config ({str(error).splitlines()[0]})"
-        ) from None
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    data.pop("_target_", None)
-    return model, data
+        model = Classifier.load_from_checkpoint(path, map_location="cpu", compile=False, trust=trust)
+    except CheckpointError:
+        raise
+    except Exception as error:  # a network that cannot be built, weights that do not fit it
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: cannot rebuild its model ({type(error).__name__}: {reason[:160]})") from None
+    data = dict(read_checkpoint(path).get("datamodule_hyper_parameters") or {})
+    return Trained(model.eval(), data, path)
 
 
 def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:
@@ -146,7 +97,7 @@ def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:
     batch = cfg.batch_size
     if not (isinstance(batch, int) and batch > 0):
         raise ConfigError(f"batch_size={batch!r} is not accepted: expected a positive integer")
-    return [load_trained(path) for path in checkpoints]
+    return [load_trained(path, trust=cfg.get("trust") or ()) for path in checkpoints]
 
 
 def inference_trainer(cfg: DictConfig) -> L.Trainer:
@@ -165,5 +116,5 @@ def refusing_bad_input() -> Iterator[None]:
     """Turn bad input (a setting, a file, a checkpoint) into one line on stderr and exit status 2."""
     try:
         yield
-    except (*BAD_INPUT, CheckpointError) as error:
+    except BAD_INPUT as error:
         refuse(error)

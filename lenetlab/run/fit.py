@@ -102,7 +102,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     status, reason, test = "finished", None, {}
     try:
         try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except DivergedError as error:
             status, reason = "diverged", str(error)
             log.warning("diverged: %s", error)
@@ -114,7 +114,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         timing = {"epochs": len(timer.epoch_times), **timer.summary()}
         if status == "finished":
             best = checkpoint.best_model_path or None  # the best epoch's weights; the last ones without validation
-            (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+            (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
         # the HParams entry is written once, when the run has ended (a resumed run's interruptions have none)
         logger.log_hyperparams({**hparams, "status": status})
     except SystemExit as stop:  # how Lightning ends a fit or test stopped by Ctrl-C (SIGINT) or SIGTERM

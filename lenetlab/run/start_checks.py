@@ -14,6 +14,8 @@ from lenetlab.config.sweeps import job_configs
 from lenetlab.config.validation import BAD_INPUT, require, validate
 from lenetlab.data.idx import IMAGES_MAGIC, check_idx_file
 from lenetlab.data.mnist import MNISTDataModule, default_data_root, ensure_mnist
+from lenetlab.models.safe_checkpoint import read_checkpoint
+from lenetlab.run.checkpoints import LAST_CHECKPOINT, resume_checkpoint
 from lenetlab.run.resume import choose_output_dir
 from lenetlab.run.status import job_dirs
 from lenetlab.run.step_grouping import check_steps_per_call
@@ -67,6 +69,8 @@ class StartChecks(Callback):
                 )
             validate(config)
             check_steps_per_call(config)
+            if checkpoint := resume_checkpoint(config, out):
+                read_checkpoint(checkpoint)  # read as data: a file holding pickled code is refused here
             check_output_dir(out)
             check_data(config)
         except BAD_INPUT as error:
@@ -87,6 +91,10 @@ class StartChecks(Callback):
             else:
                 validate(config, check_devices=False)
                 check_steps_per_call(config)
+            resumed = [job / LAST_CHECKPOINT for job in job_dirs(sweep_dir)] if config.get("resume") else []
+            for checkpoint in [config.get("ckpt_path"), *resumed]:
+                if checkpoint and Path(checkpoint).is_file():
+                    read_checkpoint(checkpoint)
             check_output_dir(sweep_dir)
             check_data(config)
         except BAD_INPUT as error:
