@@ -18,7 +18,14 @@ from lenetlab.models.classifier import CheckpointError
 from lenetlab.output import percent
 from lenetlab.output.atomic import atomic_write_text
 from lenetlab.output.figures import save_figure
-from lenetlab.run.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
+from lenetlab.run.checkpoints import (
+    Trained,
+    data_root_for,
+    find_checkpoints,
+    inference_trainer,
+    load_models,
+    refusing_bad_input,
+)
 from lenetlab.run.evaluation_figure import evaluation_figure
 from lenetlab.run.status import read_status
 
@@ -27,10 +34,9 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def datamodule_for(trained: Trained, cfg: DictConfig) -> MNISTDataModule:
-    """The MNIST splits of the model's run (same validation images), normalized as it was trained."""
-    model = trained.model.hparams
-    settings = {"root": cfg.data.root, "eval_batch_size": cfg.batch_size, "mean": model.mean, "std": model.std}
-    return MNISTDataModule(**{**trained.data, **settings})
+    """The MNIST splits of the model's run (same validation images)."""
+    root = data_root_for(trained, cfg.data.root)
+    return MNISTDataModule(**{**trained.data, "root": root, "eval_batch_size": cfg.batch_size})
 
 
 def evaluate(trained: Trained, cfg: DictConfig) -> tuple[dict, Figure | None]:

@@ -14,9 +14,9 @@ from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError, refuse
 from lenetlab.config.overrides import checks_command_line
-from lenetlab.data.mnist import default_data_root, load_mnist
+from lenetlab.data.mnist import load_mnist
 from lenetlab.models.classifier import CheckpointError
-from lenetlab.run.checkpoints import Trained, find_checkpoints, load_models, refusing_bad_input
+from lenetlab.run.checkpoints import Trained, data_root_for, find_checkpoints, load_models, refusing_bad_input
 from lenetlab.run.onnx_export import export_onnx, onnx_logits
 
 
@@ -24,11 +24,9 @@ class ExportMismatch(RuntimeError):
     """onnxruntime and PyTorch disagree on the exported model."""
 
 
-def mnist_test_pixels(root: str | None) -> torch.Tensor:
+def mnist_test_pixels(root: str) -> torch.Tensor:
     """MNIST's 10,000 test images as raw pixels in [0, 1], N x 1 x 28 x 28."""
-    return (
-        load_mnist(Path(root) if root else default_data_root(), download=False)["test_x"].float().div(255).unsqueeze(1)
-    )
+    return load_mnist(Path(root), download=False)["test_x"].float().div(255).unsqueeze(1)
 
 
 def compare(trained: Trained, onnx_path: Path, pixels: torch.Tensor, batch_size: int) -> dict:
@@ -36,7 +34,7 @@ def compare(trained: Trained, onnx_path: Path, pixels: torch.Tensor, batch_size:
     model, differing, largest = trained.model, 0, 0.0
     for batch in pixels.split(batch_size):
         with torch.inference_mode():
-            expected = model(model.normalize(batch)).numpy()
+            expected = model(batch).numpy()
         found = onnx_logits(onnx_path, batch.numpy())
         differing += int((expected.argmax(1) != found.argmax(1)).sum())
         largest = max(largest, float(np.abs(expected - found).max()))
@@ -76,7 +74,7 @@ def main(cfg: DictConfig) -> None:
         (trained,) = load_models(checkpoints, cfg)
         if cfg.trainer.accelerator not in ("auto", "cpu"):
             raise ConfigError(f"trainer.accelerator={cfg.trainer.accelerator}: export runs on the CPU; use cpu or auto")
-        pixels = mnist_test_pixels(cfg.data.root) if cfg.check else None
+        pixels = mnist_test_pixels(data_root_for(trained, cfg.data.root)) if cfg.check else None
     output = Path(cfg.output) if cfg.output else trained.path.with_suffix(".onnx")
     try:
         check = export(trained, output, pixels, cfg)

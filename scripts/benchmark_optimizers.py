@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lenetlab.models import LeNet
-from lenetlab.models.classifier import channels_last_for
+from lenetlab.run.fit import channels_last_for
 
 IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 OPTIMIZERS = {"SGD": (torch.optim.SGD, {"lr": 0.1}), "Adam": (torch.optim.Adam, {"lr": 1e-3})}

@@ -12,6 +12,7 @@ import torch
 from conftest import ROOT
 
 from lenetlab.models.classifier import Classifier
+from lenetlab.run.fit import prepare_network
 
 SCRIPT = ROOT / "scripts" / "benchmark.py"
 
@@ -90,7 +91,8 @@ def test_channels_last_changes_the_layout_not_the_result():
     torch.manual_seed(0)
     lenet, sgd = {"_target_": "lenetlab.models.LeNet"}, {"_target_": "torch.optim.SGD", "lr": 0.1}
     plain = Classifier(lenet, optimizer=sgd)
-    nhwc = Classifier(lenet, optimizer=sgd, channels_last=True)
+    nhwc = Classifier(lenet, optimizer=sgd)
+    prepare_network(nhwc.net, {"channels_last": True}, "cpu")
     nhwc.net.load_state_dict(plain.net.state_dict())
     assert nhwc.net[3].weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.net[3].weight.is_contiguous(memory_format=torch.channels_last)

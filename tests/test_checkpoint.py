@@ -51,8 +51,11 @@ def test_a_loaded_checkpoint_tests_as_its_run_did(name, fake_mnist, tmp_path, mo
 
     assert (model.hparams.mean, model.hparams.std) == (status["mean"], status["std"])
     assert list(model.hparams.input_shape) == [1, 28, 28]
+    # how it trained (compiled, channels_last) is not what it is: it loads as a plain, eager NCHW network
+    assert not {"compile", "channels_last", "steps_per_call", "finite_check_every"} & set(model.hparams)
+    assert all(p.is_contiguous() for p in model.net.parameters())
     # another validation split: the normalization comes from the model, not from this split's statistics
-    data = MNISTDataModule(str(fake_mnist), val_size=100, mean=model.hparams.mean, std=model.hparams.std)
+    data = MNISTDataModule(str(fake_mnist), val_size=100)
     (test,) = bare_trainer().test(model, datamodule=data, verbose=False)
     assert test["test/error"] == status["metrics"]["test_error"]
 

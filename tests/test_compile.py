@@ -13,8 +13,8 @@ import lenetlab.data.augment
 from lenetlab import CONF_DIR
 from lenetlab.data.augment import distort
 from lenetlab.data.mnist import TensorBatches
-from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
-from lenetlab.run.step_grouping import steps_per_call_for, trainer_needs
+from lenetlab.models.classifier import Classifier, DivergedError
+from lenetlab.run.fit import channels_last_for, prepare_network
 
 LENET = {"_target_": "lenetlab.models.LeNet"}
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
@@ -38,13 +38,11 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
         cfg.model,
         optimizer=cfg.optimizer,
         scheduler=cfg.scheduler if cfg.get("scheduler") else None,
-        channels_last=channels_last_for(cfg.channels_last, "cpu"),
         label_smoothing=cfg.label_smoothing,
-        # as lenetlab.train runs it
-        steps_per_call=steps_per_call_for(cfg.steps_per_call, trainer_needs(trainer)),
     )
+    prepare_network(model.net, cfg, "cpu")  # as lenetlab.train runs it
     # fullgraph: a graph break (a host sync such as a Python `if` on a tensor) raises instead of splitting the graph
-    model.training_loss = torch.compile(model.training_loss, backend="eager", fullgraph=True)
+    model.training_step = torch.compile(model.training_step, backend="eager", fullgraph=True)
     # a batch's distortions, given their random draws (torch.compile cannot take a generator)
     monkeypatch.setattr(lenetlab.data.augment, "distort", torch.compile(distort, backend="eager", fullgraph=True))
     trainer.fit(model, datamodule=datamodule)
@@ -52,11 +50,19 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
     assert (datamodule._augment_rng is not None) == (cfg.data.augment > 0)  # the distortions did run
 
 
-def test_compile_takes_a_mode_and_keeps_the_parameter_names():
-    eager = Classifier(LENET, optimizer=SGD)
-    compiled = Classifier(LENET, optimizer=SGD, compile="reduce-overhead")
+@pytest.mark.parametrize(
+    ("setting", "mode"), [(True, "default"), ("reduce-overhead", "reduce-overhead"), (False, None)]
+)
+def test_compile_takes_a_mode_and_keeps_the_parameter_names(setting, mode, monkeypatch):
+    eager, compiled = Classifier(LENET, optimizer=SGD), Classifier(LENET, optimizer=SGD)
+    modes = []
+    real_compile = torch.nn.Module.compile
+    monkeypatch.setattr(
+        torch.nn.Module, "compile", lambda net, **kw: modes.append(kw["mode"]) or real_compile(net, **kw)
+    )
+    prepare_network(compiled.net, {"compile": setting, "channels_last": False}, "cpu")
+    assert modes == ([mode] if mode else [])
     assert compiled.state_dict().keys() == eager.state_dict().keys()  # net.0.weight...: checkpoints load either way
-    assert compiled.net._compiled_call_impl is not None and eager.net._compiled_call_impl is None
 
 
 @pytest.mark.parametrize(("setting", "device", "expected"), [("auto", "cpu", True), ("auto", "cuda", False)])

@@ -37,6 +37,11 @@ def default_data_root() -> Path:
     return (PROJECT_ROOT if in_checkout else Path.cwd()) / "data"
 
 
+def has_mnist(root: str | Path) -> bool:
+    """Whether ``root/MNIST/raw`` holds MNIST's four files."""
+    return all((Path(root) / "MNIST" / "raw" / name).is_file() for name in MNIST_FILES)
+
+
 def chosen_by(root: Path) -> str:
     """Which setting chose ``root`` and how to choose another, for error messages."""
     env = os.environ.get(DATA_DIR_ENV)
@@ -132,15 +137,17 @@ class TensorBatches:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST split 55,000/5,000/10,000, normalized with the training split's statistics.
+    """MNIST split 55,000/5,000/10,000, as raw pixels in [0, 1] (N x 1 x 28 x 28) with integer labels.
+
+    ``mean`` and ``std`` are the training split's pixel statistics, known after ``setup``: the normalization a
+    ``Classifier`` takes when it is fitted on this datamodule (it normalizes its own input).
 
     ``augment`` > 0 distorts every training batch where it already is (on the GPU when training
     there): each image gets its own random affine within ``augment`` times ``distortion``'s ranges
     (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels) and, with ``elastic`` > 0, an elastic
     distortion moving pixels by ``augment`` x ``elastic`` pixels (RMS), smooth over ``elastic_sigma`` pixels. The draws depend only on
     ``(seed, epoch)``, like the batch order. Validation and test batches are never distorted.
-    ``mean`` and ``std`` fix the normalization (a trained model's, ``model.hparams.mean``...) instead of
-    computing it from the training split. The arguments are saved in the checkpoints of a run.
+    The arguments are saved in the checkpoints of a run.
     """
 
     def __init__(
@@ -156,21 +163,21 @@ class MNISTDataModule(L.LightningDataModule):
         download: bool = True,
         augment: float = 0.0,
         distortion: dict | None = None,
-        mean: float | None = None,
-        std: float | None = None,
     ):
         super().__init__()
         distortion = {**DISTORTION, **(distortion or {})}  # a plain dict, saved as data
         self.save_hyperparameters(logger=False)
+        self.root = Path(root) if root else default_data_root()
+        self.hparams["root"] = str(self.root.resolve())  # where it was, for a trained model's commands
         self.augment = float(augment)
         self.distortion = distortion
         self._augment_rng: tuple[int, torch.Generator] | None = None
-        self.root = Path(root) if root else default_data_root()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.split_seed, self.seed = val_size, split_seed, seed
         self.full_train, self.on_device, self.download = full_train, on_device, download
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.mean, self.std = mean, std
+        self.mean: float | None = None
+        self.std: float | None = None
 
     def prepare_data(self) -> None:
         ensure_mnist(self.root, self.download)
@@ -186,17 +193,16 @@ class MNISTDataModule(L.LightningDataModule):
         train_idx, val_idx = order[self.val_size :], order[: self.val_size]
         if self.full_train:  # the final run of a search: all training images, no validation
             train_idx = order
-        images = raw["train_x"][train_idx].float().div_(255)
-        if self.mean is None or self.std is None:
-            self.mean, self.std = images.mean().item(), images.std().item()
+        images = raw["train_x"][train_idx].float().div_(255).unsqueeze(1)
+        self.mean, self.std = images.mean().item(), images.std().item()
 
-        def normalize(x: torch.Tensor) -> torch.Tensor:
-            return x.float().div_(255).sub_(self.mean).div_(self.std).unsqueeze(1)
+        def pixels(x: torch.Tensor) -> torch.Tensor:
+            return x.float().div_(255).unsqueeze(1)
 
         self.splits = {
-            "train": (images.sub_(self.mean).div_(self.std).unsqueeze(1), raw["train_y"][train_idx]),
-            "val": (normalize(raw["train_x"][val_idx]), raw["train_y"][val_idx]),
-            "test": (normalize(raw["test_x"]), raw["test_y"]),
+            "train": (images, raw["train_y"][train_idx]),
+            "val": (pixels(raw["train_x"][val_idx]), raw["train_y"][val_idx]),
+            "test": (pixels(raw["test_x"]), raw["test_y"]),
         }
 
     def _move_to_device(self) -> None:

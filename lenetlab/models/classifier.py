@@ -1,37 +1,24 @@
-"""The LightningModule: any classifier network, cross-entropy, per-epoch curves; a self-contained checkpoint."""
+"""The LightningModule: any classifier network on raw pixels, cross-entropy, per-epoch metrics; a self-contained checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lenetlab.models.backward import backward_is_plain
-from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint
+from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint, target_name
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
 FORMAT_KEY, CHECKPOINT_FORMAT = "lenetlab_format", 1  # what a checkpoint holds; another format is refused on load
 MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
-
-
-def compile_mode(compile: bool | str) -> str | None:
-    """The ``torch.compile`` mode that the ``compile`` setting asks for, or None for eager."""
-    if compile is True:
-        return "default"
-    return compile or None
-
-
-def channels_last_for(setting: bool | str, device_type: str) -> bool:
-    """Whether to train in NHWC: ``auto`` where it was measured faster, the CPU (oneDNN's pooling)."""
-    return device_type == "cpu" if setting == "auto" else bool(setting)
+PLAIN_DATA = (str, int, float, bool, type(None), list, tuple)
 
 
 class DivergedError(RuntimeError):
@@ -43,22 +30,27 @@ def build(config: Mapping[str, Any], *args: Any) -> Any:
 
     A config marked ``_partial_`` (an optimizer's, a scheduler's) is called here with ``args``.
     """
+    from hydra.utils import instantiate  # only where a config is built: the module itself needs no Hydra
+
     return instantiate({**config, "_partial_": False}, *args)
 
 
-def plain(config: Any) -> Any:
-    """A config as plain dicts and lists (an OmegaConf node resolved), which a checkpoint stores as data."""
-    return OmegaConf.to_container(config, resolve=True) if OmegaConf.is_config(config) else config
+def as_config(value: Any) -> Any:
+    """``value`` as checkpoint data: a config as plain dicts, a ``functools.partial`` of a class or function with
+    keyword arguments of plain data as the config that makes it; anything else (a module, a lambda) unchanged."""
+    if isinstance(value, functools.partial):
+        plain = not value.args and all(isinstance(v, PLAIN_DATA) for v in value.keywords.values())
+        return {"_target_": target_name(value.func), "_partial_": True, **value.keywords} if plain else value
+    if type(value).__module__.startswith("omegaconf."):  # a node of a composed config: resolved, as data
+        from omegaconf import OmegaConf
 
-
-def log_per_epoch(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
-    """Log epoch-level values with the epoch, not the global step, as TensorBoard's x-axis."""
-    # a logged "step" is what Lightning uses as the x-axis (and then it adds no "epoch" tag)
-    module.log_dict({**metrics, "step": float(module.current_epoch)}, on_step=False, on_epoch=True)
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
-    """Write a training epoch's end values to the loggers at once, with the epoch as x-axis, and save them.
+    """Write a training epoch's end values to the loggers at once, as Lightning writes epoch values (at the global
+    step, with the ``epoch``), and save them.
 
     Lightning would write them only after the epoch's checkpoints; a run killed in between would resume
     after that epoch with its points missing. They also go to ``trainer.callback_metrics`` (for callbacks).
@@ -66,72 +58,52 @@ def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch
     module.log_dict(metrics, on_step=False, on_epoch=True, logger=False)
     values = {name: float(value) for name, value in metrics.items()}
     for logger in module.loggers:
-        logger.log_metrics(values, step=module.current_epoch)
+        logger.log_metrics({**values, "epoch": module.current_epoch}, step=module.global_step)
         logger.save()
 
 
 class Classifier(L.LightningModule):
-    """Trains the network ``net`` describes with cross-entropy; logs one point per epoch, with the epoch as x-axis.
+    """Trains a classifier network with cross-entropy; logs one point per epoch.
 
-    ``net``, ``optimizer`` and ``scheduler`` are configs with a ``_target_`` (as in ``lenetlab/conf``),
-    kept as plain data in the checkpoint's hyperparameters with the rest of the arguments, so that
-    ``Classifier.load_from_checkpoint(path)`` rebuilds the trained model. The optimizer is called with
-    the parameters, the scheduler with the optimizer. ``mean`` and ``std`` are the normalization of the
-    training data (taken from the datamodule when fitting starts) and ``input_shape`` the image shape
-    (the network's ``input_shape``, else MNIST's): with them, :meth:`predict_step` classifies raw pixels.
+    Every entry point (``forward``, the training, validation, test and predict steps, and the exported ONNX model)
+    takes raw pixels in [0, 1], N x C x H x W; the model normalizes them with ``mean`` and ``std``, the training
+    data's statistics, which ``fit`` takes from the datamodule (``MNISTDataModule.mean``) where they are not given.
 
-    The training step has no host sync (so it compiles into one graph): its losses are summed on the
-    device, and that sum is checked for NaN/inf every ``finite_check_every`` steps and after the epoch's
-    last batch, which stops a diverged run within its epoch, before its validation and checkpoints.
-    ``channels_last`` stores the convolution weights (and so the activations) as NHWC, which oneDNN's
-    pooling and convolutions run faster on; ``compile`` (true, or a ``torch.compile`` mode such as
-    ``"reduce-overhead"``: CUDA graphs on a GPU) compiles the network in place (its weights keep their
-    names). ``label_smoothing`` applies to the training loss only: ``val/loss`` stays the plain
-    cross-entropy, comparable between runs.
+    ``net`` is an ``nn.Module`` or a config with a ``_target_`` (as in ``lenetlab/conf/model``). ``optimizer`` is
+    called with the parameters and ``scheduler`` with the optimizer: each a callable such as
+    ``functools.partial(torch.optim.SGD, lr=0.1)`` or a config marked ``_partial_``. Configs and partials of plain
+    arguments are kept in the checkpoint, so that ``Classifier.load_from_checkpoint(path)`` rebuilds the model;
+    a model built from a module loads with ``load_from_checkpoint(path, net=...)``, as in Lightning.
 
-    ``steps_per_call`` > 1 makes one Lightning training step take that many optimizer steps, one per batch
-    drawn from the epoch's iterator (Lightning's ``dataloader_iter`` step, with manual optimization): the
-    same updates, schedule and loss curve, but Lightning's loop and hooks run once per ``steps_per_call``
-    batches, most of a tiny network's step. It needs nothing from Lightning per batch (no per-batch
-    callback, gradient clipping or accumulation, no ``on_before_batch_transfer``): ``lenetlab.run.step_grouping``
-    checks that. Per-batch hooks then see the batch index of the step's last batch.
+    A scheduler whose length (``total_steps``, ``T_max``) is left null spans the run's optimizer steps and is
+    stepped after every batch; any other is stepped after every epoch. ``label_smoothing`` applies to the training
+    loss only (``val/loss`` is the plain cross-entropy). The training loss is summed on the device and checked
+    for NaN/inf every ``finite_check_every`` steps and at the epoch's end (DivergedError).
     """
-
-    _backward = L.LightningModule.manual_backward  # the grouped step's backward, until on_fit_start decides
 
     def __init__(
         self,
-        net: Mapping[str, Any],
-        optimizer: Mapping[str, Any],
-        scheduler: Mapping[str, Any] | None = None,
+        net: nn.Module | Mapping[str, Any],
+        optimizer: Callable[..., torch.optim.Optimizer] | Mapping[str, Any],
+        scheduler: Callable[..., Any] | Mapping[str, Any] | None = None,
         num_classes: int = 10,
-        finite_check_every: int = 100,
-        compile: bool | str = False,
-        channels_last: bool = False,
         label_smoothing: float = 0.0,
         mean: float | None = None,
         std: float | None = None,
         input_shape: Sequence[int] | None = None,
-        steps_per_call: int = 1,
+        finite_check_every: int = 100,
     ):
         super().__init__()
-        net, optimizer, scheduler = plain(net), plain(optimizer), plain(scheduler)
-        network = build(net)
-        input_shape = list(input_shape or getattr(network, "input_shape", MNIST_SHAPE))
-        # logger=False: the run logs its own HParams entry (lenetlab.tensorboard.hparams), not these configs
-        self.save_hyperparameters(ignore=["steps_per_call"], logger=False)  # how it trained, not what it is
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
-        if mode := compile_mode(compile):
-            network.compile(mode=mode)  # in place: the state_dict keeps its names
-        self.net = network
+        net, optimizer, scheduler = as_config(net), as_config(optimizer), as_config(scheduler)
+        self.net = net if isinstance(net, nn.Module) else build(net)
+        input_shape = list(input_shape or getattr(self.net, "input_shape", MNIST_SHAPE))
+        # what the model is, as data: a module or a callable that is no config is the caller's to pass on load
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "finite_check_every"], logger=False)
+        parts = {"net": net, "optimizer": optimizer, "scheduler": scheduler}
+        self.hparams.update({name: value for name, value in parts.items() if not callable(value)})
+        self.optimizer, self.scheduler = optimizer, scheduler
         self.finite_check_every = finite_check_every
         self.label_smoothing = label_smoothing
-        self.steps_per_call = steps_per_call
-        if steps_per_call > 1:
-            self.automatic_optimization = False
-            # Lightning hands the epoch's iterator to a training step whose signature names `dataloader_iter`
-            self.training_step = self.training_step_over_batches
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -153,6 +125,12 @@ class Classifier(L.LightningModule):
                 f"{CHECKPOINT_FORMAT}"
             )
         hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k not in kwargs}
+        missing = [name for name in ("net", "optimizer") if name not in hparams and name not in kwargs]
+        if missing:
+            raise CheckpointError(
+                f"{checkpoint_path}: this model was built from a {' and '.join(missing)} object, not a config; "
+                f"pass {', '.join(f'{name}=...' for name in missing)} to load_from_checkpoint"
+            )
         check_trusted(hparams, str(checkpoint_path), trust)
         check_trusted(checkpoint.get("datamodule_hyper_parameters"), str(checkpoint_path), trust, where="datamodule")
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
@@ -161,59 +139,28 @@ class Classifier(L.LightningModule):
         checkpoint[FORMAT_KEY] = CHECKPOINT_FORMAT
 
     def setup(self, stage: str) -> None:
-        """When fitting, record the datamodule's normalization: the checkpoints then classify raw pixels."""
+        """When fitting, take the datamodule's normalization where none was given: the checkpoints then hold it."""
         datamodule = self.trainer.datamodule
-        if stage == "fit" and getattr(datamodule, "mean", None) is not None:
+        if stage == "fit" and self.hparams.mean is None and getattr(datamodule, "mean", None) is not None:
             self.hparams.update(mean=float(datamodule.mean), std=float(datamodule.std))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def on_fit_start(self) -> None:
-        # the grouped step's backward: Lightning's, unless it would only call loss.backward() through its hooks
-        self._backward = torch.Tensor.backward if backward_is_plain(self.trainer, self) else self.manual_backward
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The network's logits for raw pixels in [0, 1], normalized as the training data was."""
+        if self.hparams.mean is not None:
+            pixels = (pixels - self.hparams.mean) / self.hparams.std
+        return self.net(pixels)
 
     def on_train_epoch_start(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = torch.zeros((), device=self.device)
         self._checked_at = 0  # the batch count of the epoch's last finite check
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """A batch's training loss, also added to the epoch's sum on the device (no host sync: one graph)."""
-        loss = F.cross_entropy(self(x), y, label_smoothing=self.label_smoothing)
-        self._loss_sum.add_(loss.detach())  # in place: no nn.Module.__setattr__ per step
-        self._loss_count.add_(1)
-        return loss
-
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        return self.training_loss(x, y)
-
-    def training_step_over_batches(self, dataloader_iter: Iterator) -> None:
-        """The step of ``steps_per_call`` > 1: an optimizer step on each of the iterator's next batches."""
-        trainer = self.trainer
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        per_batch = scheduler is not None and trainer.lr_scheduler_configs[0].interval == "step"
-        for batch, batch_idx, _ in islice(dataloader_iter, self.steps_per_call):
-            # what Lightning does to a batch before a training step (precision, device, on_after_batch_transfer),
-            # outside the step's autocast, as Lightning does it: a mixed-precision run distorts in float32
-            with torch.autocast(self.device.type, enabled=False):
-                x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
-            loss = self.training_loss(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            self._backward(loss)
-            optimizer.step()
-            # an epoch's schedule steps before its validation and checkpoints, as Lightning's own loop does
-            if scheduler is not None and (per_batch or batch_idx + 1 >= trainer.num_training_batches):
-                scheduler.step()
-
-    def log(self, *args, batch_size: int | None = None, **kwargs) -> None:
-        """Lightning's ``log``; with ``steps_per_call`` > 1, where Lightning has no training batch to count, a value
-        logged during training counts once (as every batch of the same size would), so callbacks need not say so.
-        Validation and test values keep Lightning's weighting by batch size."""
-        if batch_size is None and self.steps_per_call > 1 and self.trainer.training:
-            batch_size = 1
-        super().log(*args, batch_size=batch_size, **kwargs)
+        loss = F.cross_entropy(self(x), y, label_smoothing=self.label_smoothing)
+        self._loss_sum.add_(loss.detach())  # summed on the device: no host sync per step
+        self._loss_count.add_(1)
+        return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # a NaN or inf loss makes the running sum NaN or inf for the rest of the epoch
@@ -236,12 +183,12 @@ class Classifier(L.LightningModule):
         x, y = batch
         logits = self(x)
         self.val_acc.update(logits, y)
-        log_per_epoch(self, {"val/loss": F.cross_entropy(logits, y)})
+        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True)
 
     def on_validation_epoch_end(self) -> None:
         acc = self.val_acc.compute()
         self.val_acc.reset()
-        log_per_epoch(self, {"val/acc": acc, "val/error": 1 - acc})
+        self.log_dict({"val/acc": acc, "val/error": 1 - acc})
 
     def test_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -250,28 +197,22 @@ class Classifier(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         acc = self.test_acc.compute()
         self.test_acc.reset()
-        log_per_epoch(self, {"test/acc": acc, "test/error": 1 - acc})
-
-    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Raw pixels in [0, 1] (white digit on black) -> the network's input, as the training data was."""
-        if self.hparams.mean is None:
-            raise CheckpointError(
-                "this model has no normalization (mean, std): train it with a datamodule that has one"
-            )
-        return (pixels - self.hparams.mean) / self.hparams.std
+        self.log_dict({"test/acc": acc, "test/error": 1 - acc})
 
     def predict_step(self, batch, batch_idx: int = 0) -> torch.Tensor:
-        """Class probabilities (N x classes) of a batch of raw pixels in [0, 1] (or of ``(pixels, labels)``)."""
+        """Class probabilities (N x classes) of a batch of raw pixels (or of ``(pixels, labels)``)."""
         pixels = batch[0] if isinstance(batch, list | tuple) else batch
-        return F.softmax(self(self.normalize(pixels.to(self.device, self.dtype))), dim=1)
+        return F.softmax(self(pixels.to(self.device, self.dtype)), dim=1)
 
     def configure_optimizers(self):
-        """The optimizer and its schedule, stepped after every epoch; a schedule whose length
-        (``total_steps``, ``T_max``) is left null spans the run's optimizer steps and is stepped after every batch."""
-        optimizer = build(self.hparams.optimizer, self.parameters())
-        config = self.hparams.scheduler
+        """The optimizer and its schedule (see the class's docstring for when the schedule is stepped)."""
+        make = self.optimizer
+        optimizer = make(self.parameters()) if callable(make) else build(make, self.parameters())
+        config = self.scheduler
         if config is None:
             return optimizer
+        if callable(config):
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": config(optimizer), "interval": "epoch"}}
         interval, steps = "epoch", None
         unset = [key for key in RUN_LENGTH_KEYS if key in config and config[key] is None]
         if unset:

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError, refuse
 from lenetlab.config.validation import BAD_INPUT, check_accelerator
+from lenetlab.data.mnist import DataNotFoundError, chosen_by, default_data_root, has_mnist
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
 from lenetlab.output.atomic import atomic_file
@@ -81,7 +82,7 @@ def load_trained(path: Path, trust: Iterable[str] = ()) -> Trained:
     :meth:`Classifier.load_from_checkpoint`. CheckpointError (one line) for anything that cannot be loaded."""
     path = Path(path)
     try:
-        model = Classifier.load_from_checkpoint(path, map_location="cpu", compile=False, trust=trust)
+        model = Classifier.load_from_checkpoint(path, map_location="cpu", trust=trust)
     except CheckpointError:
         raise
     except Exception as error:  # a network that cannot be built, weights that do not fit it
@@ -89,6 +90,23 @@ def load_trained(path: Path, trust: Iterable[str] = ()) -> Trained:
         raise CheckpointError(f"{path}: cannot rebuild its model ({type(error).__name__}: {reason[:160]})") from None
     data = dict(read_checkpoint(path).get("datamodule_hyper_parameters") or {})
     return Trained(model.eval(), data, path)
+
+
+def data_root_for(trained: Trained, given: str | None) -> str:
+    """Where a trained model's command reads MNIST: ``given`` (``data.root``, ``$LENETLAB_DATA_DIR``), else the
+    folder its run trained on or the default one, whichever holds MNIST (DataNotFoundError naming both if neither)."""
+    if given:
+        return str(given)
+    trained_on, default = trained.data.get("root"), default_data_root()
+    for root in (trained_on, default):
+        if root and has_mnist(root):
+            return str(root)
+    if trained_on and Path(trained_on) != default:
+        raise DataNotFoundError(
+            f"MNIST not found in {Path(trained_on) / 'MNIST' / 'raw'}, where {trained.path} was trained, nor in "
+            f"{default / 'MNIST' / 'raw'} ({chosen_by(default)})"
+        )
+    return str(default)  # the datamodule downloads it there, or says what is missing
 
 
 def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:

@@ -15,14 +15,13 @@ from omegaconf import DictConfig
 from lenetlab.config.quiet import quiet
 from lenetlab.config.validation import validate
 from lenetlab.models.callbacks import EpochTimer
-from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
+from lenetlab.models.classifier import Classifier, DivergedError
 from lenetlab.models.networks import count_parameters
 from lenetlab.output import percent
 from lenetlab.run.checkpoints import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
 from lenetlab.run.precision import slow_bf16_note
 from lenetlab.run.start_checks import check_output_dir
 from lenetlab.run.status import interrupted_reason, write_status
-from lenetlab.run.step_grouping import steps_per_call_for, trainer_needs
 from lenetlab.tensorboard.hparams import config_hparams
 
 log = logging.getLogger(__name__)
@@ -31,6 +30,27 @@ log = logging.getLogger(__name__)
 def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
     """The values shown in TensorBoard's HParams tab: the config's, the device used and the parameter count."""
     return {**config_hparams(cfg), "accelerator": accelerator, "params": count_parameters(net)}
+
+
+def compile_mode(compile: bool | str) -> str | None:
+    """The ``torch.compile`` mode that the ``compile`` setting asks for, or None for eager."""
+    if compile is True:
+        return "default"
+    return compile or None
+
+
+def channels_last_for(setting: bool | str, device_type: str) -> bool:
+    """Whether to train in NHWC: ``auto`` where it was measured faster, the CPU (oneDNN's pooling)."""
+    return device_type == "cpu" if setting == "auto" else bool(setting)
+
+
+def prepare_network(net: torch.nn.Module, cfg: DictConfig, device_type: str) -> None:
+    """How the run trains the network, not what it is: NHWC weights (``channels_last``) and ``torch.compile``, both
+    in place, so that the checkpoint's weights keep their names and load into a plain network."""
+    if channels_last_for(cfg.get("channels_last", False), device_type):
+        net.to(memory_format=torch.channels_last)
+    if mode := compile_mode(cfg.get("compile", False)):
+        net.compile(mode=mode)
 
 
 class RunStopped(Exception):
@@ -85,11 +105,9 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         cfg.model,
         optimizer=cfg.optimizer,
         scheduler=cfg.scheduler if cfg.get("scheduler") else None,
-        compile=cfg.get("compile", False),
-        channels_last=channels_last_for(cfg.get("channels_last", False), device_type),
         label_smoothing=cfg.get("label_smoothing", 0.0),
-        steps_per_call=steps_per_call_for(cfg.get("steps_per_call", 1), trainer_needs(trainer, datamodule)),
     )
+    prepare_network(model.net, cfg, device_type)
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if device_type == "cuda" else device_type

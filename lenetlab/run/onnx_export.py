@@ -24,9 +24,10 @@ INSTALL = 'pip install "lenetlab[export]"'
 class Normalized(nn.Module):
     """``net((pixels - mean) / std)``: raw pixels in, the network's logits out."""
 
-    def __init__(self, net: nn.Module, mean: float, std: float):
+    def __init__(self, net: nn.Module, mean: float | None, std: float | None):
         super().__init__()
-        self.net, self.mean, self.std = net, float(mean), float(std)
+        self.net = net
+        self.mean, self.std = (float(mean), float(std)) if mean is not None else (0.0, 1.0)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.net((pixels - self.mean) / self.std)

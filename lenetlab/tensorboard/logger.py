@@ -15,11 +15,16 @@ class RunLogger(TensorBoardLogger):
     Lightning finalizes its loggers after ``fit`` and again after ``test``; closing the writer there
     would start a new event file for the test results. Hyperparameters go to the HParams tab only
     (no placeholder metric points, no ``hparams.yaml``: the config is in ``.hydra/``). Metrics are written
-    under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard``).
+    under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard``), with the
+    epoch as their step.
     """
 
     @override
     def log_metrics(self, metrics, step=None) -> None:
+        # Lightning adds the epoch to every epoch-level write: it is the x-axis here, not a curve of its own
+        metrics = dict(metrics)
+        if "epoch" in metrics:
+            step = int(metrics.pop("epoch"))
         super().log_metrics({tensorboard_tag(name): value for name, value in metrics.items()}, step)
 
     @override
