@@ -228,3 +228,26 @@ def test_export_agrees_with_pytorch_on_the_real_test_images(real_mnist, tmp_path
     assert code == 0, err
     assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in out
     assert (tmp_path / "run" / "checkpoints" / "best.onnx").is_file()
+
+
+def test_evaluate_reads_mnist_where_its_run_trained_when_no_folder_is_given(fake_mnist, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    data = tmp_path / "elsewhere"
+    shutil.copytree(fake_mnist, data)
+    monkeypatch.delenv("LENETLAB_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *TRAIN, f"data.root={data}", "hydra.run.dir=run")
+    assert code == 0, err
+    away = tmp_path / "away"  # another directory, with no data and no LENETLAB_DATA_DIR
+    away.mkdir()
+    monkeypatch.chdir(away)
+    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
+    assert code == 0, err
+    assert ", 200 images, " in out  # the synthetic test set it trained beside
+
+    shutil.rmtree(data)  # gone, and the default folder holds no MNIST either: one line names both
+    monkeypatch.setattr("lenetlab.run.checkpoints.default_data_root", lambda: away / "data")
+    code, _, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{data / 'MNIST' / 'raw'}, where" in err and str(away / "data" / "MNIST" / "raw") in err
