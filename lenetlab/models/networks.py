@@ -46,7 +46,7 @@ class LeNet(nn.Sequential):
         for width in _as_list(hidden):
             layers += [nn.Linear(features, width), nn.ReLU()]
             features = width
-        if dropout > 0:  # only then: the layers' names (and so older checkpoints) stay as they were
+        if dropout > 0:  # a Dropout layer only where it drops something
             layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(features, num_classes))
         super().__init__(*layers)
