@@ -16,6 +16,7 @@ from lenetlab.config.launchers import set_job_threads
 from lenetlab.config.overrides import checks_command_line
 from lenetlab.config.validation import BAD_INPUT
 from lenetlab.run.fit import result_line, train
+from lenetlab.run.precision import tf32_on_gpu
 from lenetlab.run.status import EXIT_INTERRUPTED, read_status, sigterm_as_interrupt, summarize, write_status
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,11 @@ def _stop_interrupted(out: Path) -> None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on; Ctrl-C stops it (exit 130)."""
+    # the process's settings are the command's, train() leaves them alone: SIGTERM as Ctrl-C, threads, TF32
     sigterm_as_interrupt()
     out = Path(cfg.output_dir)
     set_job_threads()
+    tf32_on_gpu(cfg.trainer.accelerator)
     record = read_status(out) if cfg.get("resume") else None
     if record and record["status"] in ("finished", "diverged"):
         log.info("resume: %s already %s, skipped", out, record["status"])

@@ -23,7 +23,9 @@ from hydra import compose, initialize_config_dir
 from torch.profiler import ProfilerActivity, profile
 
 from lenetlab import CONF_DIR
+from lenetlab.config.quiet import quiet
 from lenetlab.run.fit import train
+from lenetlab.run.precision import tf32_on_gpu
 
 
 class ProfileSteps(L.Callback):
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=100, help="steps of epoch 1 before them (default: 100)")
     parser.add_argument("overrides", nargs="*", help="lenetlab.train overrides, e.g. trainer.accelerator=gpu")
     args = parser.parse_intermixed_args(argv)  # overrides may come after the options
+    quiet()  # the process settings lenetlab.train's command makes (train() itself leaves them alone)
     args.out.mkdir(parents=True, exist_ok=True)
     times_file = args.out / "epoch_times.json"  # another invocation's modes stay in it
     times = json.loads(times_file.read_text()) if times_file.is_file() else {}
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides = ["trainer.max_epochs=3", "callbacks.progress_bar=null", *args.overrides]
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             cfg = compose("train", [*overrides, f"compile={mode}", f"output_dir={run_dir}"])
+        tf32_on_gpu(cfg.trainer.accelerator)
         profiler = ProfileSteps(args.steps, args.warmup)
         result = train(cfg, callbacks=[profiler])
         if not profiler.table:

@@ -9,9 +9,10 @@ import signal
 import subprocess
 import sys
 import warnings
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -194,42 +195,51 @@ def run_main(fake_mnist, tmp_path, monkeypatch, capsys):
 
 
 def python_m(monkeypatch, capsys, module: str, *args: str) -> subprocess.CompletedProcess:
-    """``python -m <module> args`` in this process; what it changed in the process (environment, threads,
-    SIGTERM handler) is put back."""
+    """``python -m <module> args`` in this process: the one way the tests run a command in-process."""
     import runpy
 
-    import torch
-    from hydra.core.global_hydra import GlobalHydra
-
     monkeypatch.setattr(sys, "argv", [module, *args])
-    environment, threads, on_sigterm = dict(os.environ), torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
-    loggers = logging_state()
-    GlobalHydra.instance().clear()
     try:
-        with warnings.catch_warnings():  # a module imported by an earlier test, run again as __main__: meant here
-            warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
+        with command_settings_restored():
             runpy.run_module(module, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
         if not isinstance(exit.code, int | None):  # sys.exit("message"), as the interpreter would show it
             print(exit.code, file=sys.stderr)
-    finally:
-        GlobalHydra.instance().clear()
-        for key in os.environ.keys() - environment.keys():  # e.g. Lightning's PL_GLOBAL_SEED
-            del os.environ[key]
-        os.environ.update(environment)
-        torch.set_num_threads(threads)
-        signal.signal(signal.SIGTERM, on_sigterm)
-        restore_logging(loggers)
     captured = capsys.readouterr()
     return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code, captured.out, captured.err)
 
 
+@contextmanager
+def command_settings_restored():
+    """Put back what a command's ``main`` and Hydra set up for their process: the environment (Lightning's seed,
+    a launcher's threads), Hydra's state, warning filters, loggers, the SIGTERM handler, torch's threads and
+    float32 matmul precision."""
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
+
+    threads, precision = torch.get_num_threads(), torch.get_float32_matmul_precision()
+    on_sigterm, loggers = signal.getsignal(signal.SIGTERM), logging_state()
+    GlobalHydra.instance().clear()
+    try:
+        with mock.patch.dict(os.environ), warnings.catch_warnings():
+            # a module imported by an earlier test, run again as __main__: meant here
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
+            yield
+    finally:
+        GlobalHydra.instance().clear()
+        torch.set_num_threads(threads)
+        torch.set_float32_matmul_precision(precision)
+        signal.signal(signal.SIGTERM, on_sigterm)
+        restore_logging(loggers)
+
+
 def logging_state() -> dict:
-    """Every logger's handlers, level, propagation and disabling, as Hydra's job logging will change them."""
+    """Every logger's handlers, filters, level, propagation and disabling, as Hydra's job logging and the commands'
+    quiet callback will change them."""
     loggers = [logging.root, *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
-    return {logger: (logger.handlers[:], logger.level, logger.propagate, logger.disabled) for logger in loggers}
+    return {lg: (lg.handlers[:], lg.filters[:], lg.level, lg.propagate, lg.disabled) for lg in loggers}
 
 
 def restore_logging(state: dict) -> None:
@@ -242,8 +252,9 @@ def restore_logging(state: dict) -> None:
         for handler in logger.handlers:
             if handler not in known:
                 handler.close()
-        handlers, level, propagate, disabled = state.get(logger, ([], logging.NOTSET, True, False))
-        logger.handlers[:], logger.level, logger.propagate, logger.disabled = handlers, level, propagate, disabled
+        handlers, filters, level, propagate, disabled = state.get(logger, ([], [], logging.NOTSET, True, False))
+        logger.handlers[:], logger.filters[:] = handlers, filters
+        logger.level, logger.propagate, logger.disabled = level, propagate, disabled
 
 
 def run_in_process(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str]:

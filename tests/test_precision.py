@@ -1,4 +1,4 @@
-"""bfloat16 on the CPU: the detection of native support and the start-up note where it is missing."""
+"""bfloat16 on the CPU: the detection of native support and the start-up note where it is missing; TF32 on a GPU."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 import lenetlab.run.precision
 from lenetlab import CONF_DIR
 from lenetlab.run.fit import train
-from lenetlab.run.precision import cpu_flags, cpu_has_native_bf16, slow_bf16_note
+from lenetlab.run.precision import cpu_flags, cpu_has_native_bf16, slow_bf16_note, tf32_on_gpu
 
 NOTE = "this CPU has no native bfloat16 (AVX512-BF16, AMX), so it will train slower than trainer.precision=32"
 
@@ -59,3 +59,17 @@ def test_a_bf16_run_on_a_cpu_without_it_says_so_once_at_start_up(fake_mnist, tmp
     assert result["status"] == "finished"
     notes = [r.getMessage() for r in caplog.records if "native bfloat16" in r.getMessage()]
     assert notes == [f"trainer.precision=bf16-mixed: {NOTE}"]
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "cuda", "tf32"),
+    [("auto", True, True), ("gpu", True, True), ("cpu", True, False), ("auto", False, False)],
+)
+def test_the_commands_use_tf32_where_the_run_gets_a_cuda_device(monkeypatch, accelerator, cuda, tf32):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch, "set_float32_matmul_precision", calls.append)
+    tf32_on_gpu(accelerator)
+    assert calls == (["high"] if tf32 else [])

@@ -2,14 +2,11 @@
 
 import csv
 import json
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
-from hydra.core.global_hydra import GlobalHydra
+from conftest import FAST, python_m, python_m_in
 
 from lenetlab.data.idx import write_idx
 from lenetlab.models.classifier import Classifier
@@ -19,36 +16,13 @@ from lenetlab.run.status import read_status
 TRAIN = [*FAST, "model=lenet_tiny", "trainer.max_epochs=1", "trainer.limit_train_batches=5", "optimizer.lr=0.1"]
 
 
-def run_module(monkeypatch, capsys, module: str, *args: str) -> tuple[int, str, str]:
-    """``python -m <module> args`` in this process; its exit status, stdout and stderr."""
-    monkeypatch.setattr(sys, "argv", [module, *args])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_module(module, run_name="__main__")
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    finally:
-        GlobalHydra.instance().clear()
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture(scope="module")
 def trained(fake_mnist, tmp_path_factory):
     """A finished run and a two-job sweep of it, trained once for the module's tests."""
     root = tmp_path_factory.mktemp("trained")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
-        patch.chdir(root)
-        for args in (
-            [f"hydra.run.dir={root / 'run'}"],
-            ["--multirun", "seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"],
-        ):
-            patch.setattr(sys, "argv", ["lenetlab.train", *args, *TRAIN])
-            GlobalHydra.instance().clear()
-            runpy.run_module("lenetlab.train", run_name="__main__")
-    GlobalHydra.instance().clear()
+    for args in ([f"hydra.run.dir={root / 'run'}"], ["--multirun", "seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"]):
+        result = python_m_in(root, {"LENETLAB_DATA_DIR": str(fake_mnist)}, "lenetlab.train", *args, *TRAIN)
+        assert result.returncode == 0, result.stderr[-3000:]
     return root
 
 
@@ -62,14 +36,14 @@ def here(tmp_path, monkeypatch, fake_mnist):
 
 def test_evaluate_a_run_gives_its_test_error_and_writes_evaluation_json(trained, here, monkeypatch, capsys):
     run = trained / "run"
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "batch_size=64")
-    assert code == 0, err
+    result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "batch_size=64")
+    assert result.returncode == 0, result.stderr
     test_error = read_status(run)["metrics"]["test_error"]
     assert 0 < test_error < 0.9
     evaluation = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]["test"]
     assert evaluation["error"] == test_error
     assert (evaluation["images"], evaluation["accelerator"]) == (200, "cpu")
-    assert out == (
+    assert result.stdout == (
         f"{run / 'checkpoints' / 'best.ckpt'}: test error {100 * test_error:.2f}%, "
         f"accuracy {100 * (1 - test_error):.2f}%, 200 images, {evaluation['seconds']:.1f} s\n"
     )
@@ -78,12 +52,10 @@ def test_evaluate_a_run_gives_its_test_error_and_writes_evaluation_json(trained,
 
 def test_evaluate_on_the_validation_split_gives_the_best_epochs_error_and_a_figure(trained, here, monkeypatch, capsys):
     run = trained / "run"
-    code, out, err = run_module(
-        monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val", "figures=true"
-    )
-    assert code == 0, err
+    result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={run}", "split=val", "figures=true")
+    assert result.returncode == 0, result.stderr
     assert (run / "checkpoints" / "evaluation_val.png").stat().st_size > 10_000
-    assert out.splitlines()[-1] == f"figure: {run / 'checkpoints' / 'evaluation_val.png'}"  # where it went
+    assert result.stdout.splitlines()[-1] == f"figure: {run / 'checkpoints' / 'evaluation_val.png'}"  # where it went
     evaluations = json.loads((run / "checkpoints" / "evaluation.json").read_text())["best.ckpt"]
     assert evaluations["val"]["error"] == read_status(run)["metrics"]["best_val_error"]
     assert evaluations["val"]["images"] == 200
@@ -91,9 +63,9 @@ def test_evaluate_on_the_validation_split_gives_the_best_epochs_error_and_a_figu
 
 def test_evaluate_a_sweep_scores_every_job_in_a_table(trained, here, monkeypatch, capsys):
     sweep = trained / "sweep"
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={sweep}")
-    assert code == 0, err
-    lines = out.splitlines()
+    result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={sweep}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
     assert lines[0] == f"{sweep}: 2 models, test split"
     assert lines[1].split() == ["job", "test", "error", "accuracy", "images", "seconds"]
     for job, line in zip(("seed=0", "seed=1"), lines[2:], strict=True):
@@ -122,15 +94,15 @@ def test_predict_classifies_png_files_and_an_idx_file_alike(trained, here, fake_
     write_idx(here / "digits-idx3-ubyte", images)
     run = trained / "run"
 
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.predict", f"checkpoint={run}", f"images={folder}")
-    assert code == 0, err
-    lines = out.splitlines()
+    result = python_m(monkeypatch, capsys, "lenetlab.predict", f"checkpoint={run}", f"images={folder}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
     assert lines[0].split() == ["file", "digit", "probability"] and len(lines) == 1 + len(images)
-    code, _, err = run_module(
+    result = python_m(
         monkeypatch, capsys, "lenetlab.predict", f"checkpoint={run}", f"images={here / 'digits-idx3-ubyte'}",
         "output=preds.csv",
     )  # fmt: skip
-    assert code == 0, err
+    assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader((here / "preds.csv").open()))
     digits = [int(row["digit"]) for row in rows]
     assert [int(line.split()[1]) for line in lines[1:]] == digits  # PNG files and IDX images: the same answers
@@ -145,8 +117,9 @@ def test_export_writes_an_onnx_model_that_agrees_with_pytorch(trained, here, mon
     from lenetlab.run.onnx_export import onnx_logits
 
     run, output = trained / "run", here / "lenet.onnx"
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={run}", f"output={output}")
-    assert code == 0, err
+    result = python_m(monkeypatch, capsys, "lenetlab.export", f"checkpoint={run}", f"output={output}")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     assert out.startswith(f"{run / 'checkpoints' / 'best.ckpt'} -> {output}: onnxruntime gives the same digits")
     assert "on 200 test images" in out
     assert [p.name for p in here.iterdir()] == ["lenet.onnx"]  # no staging file left behind
@@ -201,8 +174,9 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(name, trained, here,
     command, args, says = bad_inputs(here, trained / "run")[name]
     before = sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))
     output = ["output=out.csv"] if command == "predict" else []
-    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args, *output)
-    assert code == 2
+    result = python_m(monkeypatch, capsys, f"lenetlab.{command}", *args, *output)
+    err = result.stderr
+    assert result.returncode == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
     assert (sorted(here.rglob("*")), sorted((trained / "run").rglob("*"))) == before
 
@@ -211,7 +185,8 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(name, trained, here,
 @pytest.mark.parametrize("command", ["evaluate", "predict", "export"])
 def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, here, monkeypatch, capsys):
     args = [f"checkpoint={trained / 'run'}", "trainer.accelerator=gpu", *(["images=x.png"] * (command == "predict"))]
-    code, _, err = run_module(monkeypatch, capsys, f"lenetlab.{command}", *args)
+    result = python_m(monkeypatch, capsys, f"lenetlab.{command}", *args)
+    code, err = result.returncode, result.stderr
     assert (code, err) == (2, "error: trainer.accelerator=gpu: no CUDA device visible; use cpu or auto\n")
     assert list(here.iterdir()) == []
 
@@ -222,11 +197,11 @@ def test_export_agrees_with_pytorch_on_the_real_test_images(real_mnist, tmp_path
     monkeypatch.setenv("LENETLAB_DATA_DIR", str(real_mnist))
     short = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.accelerator=cpu"]
     args = [*short, "callbacks.progress_bar=null", f"hydra.run.dir={tmp_path / 'run'}"]
-    code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *args)
-    assert code == 0, err
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.export", f"checkpoint={tmp_path / 'run'}")
-    assert code == 0, err
-    assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in out
+    result = python_m(monkeypatch, capsys, "lenetlab.train", *args)
+    assert result.returncode == 0, result.stderr
+    result = python_m(monkeypatch, capsys, "lenetlab.export", f"checkpoint={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in result.stdout
     assert (tmp_path / "run" / "checkpoints" / "best.onnx").is_file()
 
 

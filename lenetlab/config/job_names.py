@@ -3,12 +3,16 @@
 ``hydra.sweep.subdir: ${lenetlab.job_name:}`` in ``lenetlab/conf/train.yaml``. A job sees only its own overrides, so
 the resolver reads the sweep's definition from the ``multirun.yaml`` that Hydra's sweeper writes into the
 sweep directory before it launches any job; that works for every launcher, in this process or another.
+
+The commands list :class:`JobNames` among their Hydra callbacks (``hydra.callbacks.job_names``), which registers
+the resolver when a multirun starts; importing lenetlab registers nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lenetlab.config.sweeps import SWEEP_FILE, sweep_arguments, varying_keys
@@ -30,7 +34,13 @@ def _resolve(*, _root_: DictConfig) -> str:
     return job_name(list(hydra.overrides.task), varying_keys(sweep_arguments(sweep)), hydra.job.num)
 
 
-def register() -> None:
-    """Make ``${lenetlab.job_name:}`` available (done when lenetlab is imported)."""
-    if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(RESOLVER, _resolve)
+class JobNames(Callback):
+    """Hydra callback: ``${lenetlab.job_name:}`` for the jobs of a multirun.
+
+    Registered in the launching process before the launcher starts; Hydra's joblib and submitit launchers hand the
+    process's OmegaConf resolvers to each job with the rest of Hydra's state (``Singleton.get_state``).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if not OmegaConf.has_resolver(RESOLVER):
+            OmegaConf.register_new_resolver(RESOLVER, _resolve)

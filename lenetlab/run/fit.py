@@ -12,7 +12,6 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
-from lenetlab.config.quiet import quiet
 from lenetlab.config.validation import validate
 from lenetlab.models.callbacks import EpochTimer
 from lenetlab.models.classifier import Classifier, DivergedError
@@ -64,10 +63,11 @@ class RunStopped(Exception):
 def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
     """Fit and test one configuration; return its status and final metrics.
 
-    ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C or
-    SIGTERM records the run as ``interrupted`` in its ``status.json`` and raises KeyboardInterrupt.
+    ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C (and SIGTERM
+    where the command made it one) records the run as ``interrupted`` in its ``status.json`` and raises
+    KeyboardInterrupt. The process's settings (warning filters, threads, signal handlers, matmul precision) are
+    left as found: they are the commands' (the ``main`` of ``lenetlab.train`` and ``lenetlab.search``).
     """
-    quiet()  # as the commands' Hydra callback does, for a train() called from Python
     validate(cfg)
     check_output_dir(cfg.output_dir)
     out = Path(cfg.output_dir)
@@ -111,8 +111,6 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if device_type == "cuda" else device_type
-    if accelerator == "gpu":  # TF32 tensor cores, set before fit (cuDNN's convolutions use them already)
-        torch.set_float32_matmul_precision("high")
     hparams = run_hparams(cfg, model.net, accelerator)
     if note := slow_bf16_note(cfg.trainer.get("precision", 32), device_type):
         log.warning("%s", note)

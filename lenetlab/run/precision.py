@@ -1,4 +1,4 @@
-"""Whether this CPU does bfloat16 arithmetic natively, and the start-up note when ``bf16`` precision will be slow."""
+"""Precision: whether this CPU does bfloat16 natively, the start-up note when ``bf16`` will be slow, TF32 on a GPU."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ def slow_bf16_note(precision: str, device_type: str) -> str | None:
         f"trainer.precision={precision}: this CPU has no native bfloat16 (AVX512-BF16, AMX), "
         "so it will train slower than trainer.precision=32"
     )
+
+
+def tf32_on_gpu(accelerator: str) -> None:
+    """TF32 tensor cores for float32 matrix products where ``trainer.accelerator`` gets a CUDA device (cuDNN's
+    convolutions use them already). A setting of the process: the commands make it, before Lightning would ask."""
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")

@@ -17,6 +17,7 @@ from lenetlab.config.overrides import checks_command_line
 from lenetlab.config.validation import BAD_INPUT
 from lenetlab.output import percent
 from lenetlab.output.atomic import atomic_write_text
+from lenetlab.run.precision import tf32_on_gpu
 from lenetlab.search.final import final_run
 from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
 from lenetlab.search.settings import check_settings
@@ -75,6 +76,7 @@ def search(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="search")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""
+    tf32_on_gpu(cfg.trainer.accelerator)
     try:
         search(cfg)
     except BAD_INPUT as error:
