@@ -212,17 +212,17 @@ def test_evaluate_reads_mnist_where_its_run_trained_when_no_folder_is_given(fake
     shutil.copytree(fake_mnist, data)
     monkeypatch.delenv("LENETLAB_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_module(monkeypatch, capsys, "lenetlab.train", *TRAIN, f"data.root={data}", "hydra.run.dir=run")
-    assert code == 0, err
+    result = python_m(monkeypatch, capsys, "lenetlab.train", *TRAIN, f"data.root={data}", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
     away = tmp_path / "away"  # another directory, with no data and no LENETLAB_DATA_DIR
     away.mkdir()
     monkeypatch.chdir(away)
-    code, out, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
-    assert code == 0, err
-    assert ", 200 images, " in out  # the synthetic test set it trained beside
+    result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    assert ", 200 images, " in result.stdout  # the synthetic test set it trained beside
 
     shutil.rmtree(data)  # gone, and the default folder holds no MNIST either: one line names both
     monkeypatch.setattr("lenetlab.run.checkpoints.default_data_root", lambda: away / "data")
-    code, _, err = run_module(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
-    assert code == 2 and err.count("\n") == 1, err
-    assert f"{data / 'MNIST' / 'raw'}, where" in err and str(away / "data" / "MNIST" / "raw") in err
+    result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{data / 'MNIST' / 'raw'}, where" in result.stderr and str(away / "data" / "MNIST" / "raw") in result.stderr
