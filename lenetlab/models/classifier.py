@@ -15,10 +15,10 @@ from omegaconf import OmegaConf
 from torchmetrics.classification import MulticlassAccuracy
 
 from lenetlab.models.backward import backward_is_plain
+from lenetlab.models.networks import MNIST_SHAPE
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
-MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 
 
 def compile_mode(compile: bool | str) -> str | None:
