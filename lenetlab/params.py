@@ -1,19 +1,25 @@
-"""``python -m lenetlab.params [overrides]``: parameter counts of the configured network.
+"""``python -m lenetlab.params [--config-dir DIR] [overrides]``: parameter counts of the configured network.
 
-One configuration prints the per-layer table (report 003, table 3); sweep syntax such as
-``model.filters=8,16,32`` prints one row per combination (report 002's filters-parameters table).
+A Hydra app: the network is the one ``lenetlab.train`` builds from the same command line (any model config,
+one of lenetlab's or one of your own in ``--config-dir``), and ``--help`` lists the options. One configuration
+prints the per-layer table (report 003, table 3); sweep syntax such as ``model.filters=8,16,32`` prints one row
+per combination (report 002's filters-parameters table).
 """
 
 from __future__ import annotations
 
 import sys
 
-from hydra import compose, initialize_config_dir
+import hydra
 from hydra.errors import HydraException
 from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
 
 from lenetlab import CONF_DIR
-from lenetlab.config.overrides import check_overrides
+from lenetlab.config import ConfigError, refuse
+from lenetlab.config.hydra_internals import hydra_arguments
+from lenetlab.config.overrides import check_command_line
 from lenetlab.config.sweeps import expand_sweep
 from lenetlab.config.validation import validate
 from lenetlab.models.networks import count_parameters, parameter_table
@@ -46,28 +52,50 @@ def _format(header: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the parameter table(s) for the overrides in ``argv``."""
-    args = sys.argv[1:] if argv is None else argv
+_networks: list[nn.Module] = []  # what each run of the Hydra app below built (@hydra.main returns nothing)
+
+
+# an absolute config path: found whether the module runs with -m or is imported
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="params")
+def _build(cfg: DictConfig) -> None:
+    """Hydra entry point: build the network of one configuration, checked as a run checks it."""
     try:
-        check_overrides("train", args)
-        varying, combinations = expand_sweep(args)
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            configs = [compose("train", overrides=combo) for combo in combinations]
-        for config in configs:
-            validate(config, check_devices=False)
-        nets = [instantiate(config.model) for config in configs]
+        validate(cfg, check_devices=False)
+        _networks.append(instantiate(cfg.model))
     except (HydraException, ValueError, TypeError) as error:
+        refuse(" ".join(str(error).split()))  # Hydra's message of an instantiation in one line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the parameter table(s) of the command line ``argv`` (Hydra's flags and overrides); the exit status.
+
+    The Hydra app runs once per combination of a grid (``model.filters=8,16``), each combination a run of its own.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    overrides = hydra_arguments(args).overrides
+    flags = [arg for arg in args if arg not in overrides and arg not in ("-m", "--multirun")]
+    saved, _networks[:] = sys.argv, []
+    try:
+        check_command_line("params", args)
+        varying, combinations = expand_sweep(overrides)
+        for combination in combinations:
+            sys.argv = [saved[0], *flags, *combination]  # where @hydra.main reads its command line
+            _build()
+    except SystemExit as stop:  # a refused configuration (exit status 2), or --help
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+    except (ConfigError, HydraException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if len(nets) == 1:
-        print(format_layer_table(parameter_table(nets[0])))
-        return 0
-    body = []
-    for combo, net in zip(combinations, nets, strict=True):
-        values = dict(o.split("=", 1) for o in combo)
-        body.append((*(values[key] for key in varying), f"{count_parameters(net):,}"))
-    print(_format((*(k.rsplit(".", 1)[-1] for k in varying), "Parameters"), body))
+    finally:
+        sys.argv = saved
+    if len(_networks) == 1:
+        print(format_layer_table(parameter_table(_networks[0])))
+    elif _networks:
+        body = []
+        for combo, net in zip(combinations, _networks, strict=True):
+            values = dict(o.split("=", 1) for o in combo)
+            body.append((*(values[key] for key in varying), f"{count_parameters(net):,}"))
+        print(_format((*(k.rsplit(".", 1)[-1] for k in varying), "Parameters"), body))
     return 0
 
 

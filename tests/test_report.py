@@ -316,17 +316,18 @@ def test_a_sweep_timed_on_part_of_each_epoch_is_scaled_marked_and_has_no_total(
 def test_an_mlp_has_no_filters_or_kernel_size_to_vary_or_to_draw():
     def run(name, model, filters, kernel, hidden, params, epoch_s):
         hparams = {"model": model, "filters": filters, "kernel_size": kernel, "hidden": hidden, "params": params}
+        hparams = {key: value for key, value in hparams.items() if value is not None}  # a key the network lacks
         curves = {"val/error": [(0, 0.2), (1, 0.1)], "time/train_epoch_s": [(0, 2 * epoch_s), (1, epoch_s)]}
         return Run(Path(name), name, "finished", hparams=hparams, curves=curves)
 
-    mlp = run("mlp", "MLP", 0, 0, "300", 238_510, 1.6)  # what a network without convolutions logs
+    mlp = run("mlp", "MLP", None, None, "300", 238_510, 1.6)  # a network without convolutions logs no filters
     tiny = run("tiny", "LeNet", "16-4", 3, "none", 2_710, 5.7)
     assert varying([mlp, tiny]) == ["model", "hidden"]  # report 003's pair: no filters or kernel size to compare
     assert kernel_size([mlp, tiny], varying([mlp, tiny])) is None
 
     lenets = [run(f"lenet{f}", "LeNet", f, 3, "128", p, s) for f, p, s in ((16, 104_250, 3.0), (32, 211_690, 6.0))]
     runs = [mlp, *lenets]
-    assert varying(runs) == ["model", "filters", "hidden"]
+    assert varying(runs) == ["model", "hidden", "filters"]  # in the order the runs logged them: the MLP first
     against_filters = runtime(runs, varying(runs)).axes[0]
     assert sorted(x for line in against_filters.get_lines() for x in line.get_xdata()) == [16, 32]  # no MLP at 0
 

@@ -191,7 +191,7 @@ def test_an_mlp_with_one_hidden_width_is_accepted_and_shown_in_hparams():
 
     cfg = compose_train("model=mlp", "model.hidden=64")
     validate(cfg, check_devices=False)
-    assert config_hparams(cfg)["hidden"] == "64"
+    assert config_hparams(cfg)["hidden"] == 64
     assert config_hparams(compose_train("model=mlp", "model.hidden=[300,100]"))["hidden"] == "300-100"
 
 

@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from lenetlab.models.networks import MNIST_SHAPE
 from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint, target_name
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
 FORMAT_KEY, CHECKPOINT_FORMAT = "lenetlab_format", 1  # what a checkpoint holds; another format is refused on load
-MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 PLAIN_DATA = (str, int, float, bool, type(None), list, tuple)
 
 

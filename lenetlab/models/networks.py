@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
+
 
 def _as_list(value: int | Sequence[int]) -> list[int]:
     values = [value] if isinstance(value, int) else list(value)
@@ -108,35 +110,42 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def parameter_table(net: nn.Module) -> list[dict]:
-    """One row per layer with parameters: name, output shape, weights, biases, total."""
-    rows, shapes = [], {}
+    """One row per layer with trainable parameters: name, output shape, weights, biases (``bias``), total.
+
+    The output shapes are those of one image of the network's ``input_shape`` (MNIST's if it states none).
+    """
+    layers = [(name, m) for name, m in net.named_modules() if any(p.requires_grad for p in m.parameters(False))]
+    shapes = {}
     hooks = [
-        module.register_forward_hook(lambda m, _, out: shapes.__setitem__(m, tuple(out.shape[1:])))
-        for module in net.modules()
-        if not list(module.children())
+        module.register_forward_hook(lambda m, _, out: shapes.__setitem__(m, tuple(getattr(out, "shape", ())[1:])))
+        for _, module in layers
     ]
-    with torch.no_grad():
-        net(torch.zeros(1, *net.input_shape))
-    for hook in hooks:
-        hook.remove()
-    for name, module in net.named_modules():
-        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
-        if weight is None:
-            continue
-        weights, biases = weight.numel(), bias.numel() if bias is not None else 0
+    training = net.training
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, *getattr(net, "input_shape", MNIST_SHAPE)))
+    finally:
+        net.train(training)
+        for hook in hooks:
+            hook.remove()
+    rows = []
+    for name, module in layers:
+        sizes = {key: p.numel() for key, p in module.named_parameters(recurse=False) if p.requires_grad}
+        biases = sizes.get("bias", 0)
         if isinstance(module, nn.Conv2d):
             layer = f"Conv({module.out_channels},{module.kernel_size[0]})"
         elif isinstance(module, nn.Linear):
             layer = f"FC({module.in_features},{module.out_features})"
         else:
             layer = f"{type(module).__name__}({name})"
+        total = sum(sizes.values())
         rows.append(
             {
                 "layer": layer,
                 "output_shape": shapes.get(module),
-                "weights": weights,
+                "weights": total - biases,
                 "biases": biases,
-                "total": weights + biases,
+                "total": total,
             }
         )
     return rows

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lenetlab.report.runs import Run, describe, setting
+from lenetlab.report.runs import NOT_SWEPT, Run, describe
 from lenetlab.report.style import (
     MARKERS,
     colors,
@@ -22,6 +22,7 @@ from lenetlab.report.style import (
     spans_decades,
     swept_axis,
 )
+from lenetlab.tensorboard.hparams import TRAINING
 
 BEST_NAMED = 5  # of more runs than markers (a search's trials), the curves named in the legend
 
@@ -137,7 +138,11 @@ def _note_scaled(ax, runs: list[Run]) -> None:
         ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.3", label=note)
 
 
-ARCHITECTURE = ("model", "filters", "kernel_size", "hidden")
+def architecture(keys: list[str]) -> list[str]:
+    """Of ``keys``, those of the network: its class (``model``) and its own keys (``filters``, ``width``...)."""
+    return [key for key in keys if key not in (*TRAINING, *NOT_SWEPT)]
+
+
 AXIS_NAMES = {"filters": "filters per conv layer", "params": "parameters", "kernel_size": "kernel size (pixels)"}
 
 
@@ -146,7 +151,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
 
     A panel no run has a value for is left out; ``notes`` go under the figure with the shared settings.
     """
-    x_keys = [k for k in x_keys if len({setting(r.hparams, k) for r in runs if numeric(setting(r.hparams, k))}) > 1]
+    x_keys = [k for k in x_keys if len({r.hparams.get(k) for r in runs if numeric(r.hparams.get(k))}) > 1]
     panels = [panel for panel in panels if any(panel.y(r) is not None for r in runs)]
     drawable = [r for r in runs if any(panel.y(r) is not None for panel in panels)]
     if not x_keys or not drawable:
@@ -155,7 +160,7 @@ def _grid(runs, keys, x_keys, panels: list[Panel], title, group_keys: Callable[[
     axes = fig.subplots(len(panels), len(x_keys), squeeze=False)
     for col, x_key in enumerate(x_keys):
         groups = group_keys(x_key)
-        column = [r for r in drawable if setting(r.hparams, x_key) is not None]  # an MLP has no filters to draw at
+        column = [r for r in drawable if r.hparams.get(x_key) is not None]  # an MLP has no filters to draw at
         labels = list(dict.fromkeys(describe(r.hparams, groups) for r in column))
         points = len(labels) > len(MARKERS)  # a line per run is no line: each run a point
         if points:
@@ -201,14 +206,14 @@ def runtime(runs: list[Run], keys: list[str]) -> Figure | None:
     panels, notes = runtime_panels(runs)
 
     def groups(x_key: str) -> list[str]:  # against params, every architecture change is on the x-axis
-        return [k for k in keys if k not in (x_key, "seed", *(ARCHITECTURE if x_key == "params" else ()))]
+        return [k for k in keys if k not in (x_key, "seed", *(architecture(keys) if x_key == "params" else ()))]
 
     return _grid(runs, keys, ["filters", "params"], panels, "Training time against network size", groups, notes)
 
 
 def params(runs: list[Run], keys: list[str]) -> Figure | None:
     """Parameter count against filters (one line per architecture that varies besides the filters)."""
-    group = [k for k in keys if k in ARCHITECTURE and k != "filters"]
+    group = [k for k in architecture(keys) if k != "filters"]
     panels = [Panel("parameters", lambda r: r.hparams.get("params"))]
     return _grid(runs, keys, ["filters"], panels, "Parameters against filters", lambda _: group)
 

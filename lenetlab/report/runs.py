@@ -12,15 +12,10 @@ from omegaconf.errors import InterpolationResolutionError
 
 from lenetlab.run.status import STATUS_FILE, job_dirs, read_status
 from lenetlab.tensorboard import metric_name
-from lenetlab.tensorboard.hparams import NO_CONVOLUTION
 
 EVENTS = "events.out.tfevents.*"
 SWEEP_FILE = "multirun.yaml"
 NOT_SWEPT = ("params", "status")  # logged with the hparams, but results, not settings
-CONVOLUTION_KEYS = ("filters", "kernel_size")  # NO_CONVOLUTION where the network has none: not a value of its own
-# the order of lenetlab.run.fit.run_hparams (the HParams protobuf map has none); others go after
-ORDER = ("model", "filters", "kernel_size", "hidden", "optimizer", "lr", "scheduler", "batch_size", "max_epochs")
-ORDER += ("accelerator", "precision", "seed", "params")
 
 
 @dataclass
@@ -106,9 +101,10 @@ def load_runs(roots: list[Path]) -> list[Run]:
 def read_run(path: Path, name: str) -> Run:
     """One run: its curves and hparams from the event files, else from ``status.json`` or ``.hydra/config.yaml``."""
     record = read_status(path)
-    curves, hparams = read_events(path)
-    hparams = hparams or (record or {}).get("hparams") or config_hparams(path)
-    hparams = dict(sorted(hparams.items(), key=lambda item: _rank(item[0])))
+    curves, logged = read_events(path)
+    recorded = (record or {}).get("hparams") or {}
+    hparams = logged or recorded or config_hparams(path)
+    hparams = {key: hparams[key] for key in sorted(hparams, key=[*recorded, *hparams].index)}  # as status.json has them
     hparams.pop("status", None)
     fraction = epoch_fraction(path)
     if record is None:
@@ -176,10 +172,6 @@ def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
     return curves, hparams
 
 
-def _rank(key: str) -> tuple[int, str]:
-    return (ORDER.index(key) if key in ORDER else len(ORDER), key)
-
-
 def _plain(value) -> float | int | str | bool | None:
     """A protobuf ``Value`` as a Python scalar (whole numbers as int)."""
     kind = value.WhichOneof("kind")
@@ -210,15 +202,9 @@ def varying(runs: list[Run]) -> list[str]:
     """The hparams whose values differ between the runs, in logging order."""
     keys = list(dict.fromkeys(key for run in runs for key in run.hparams))
     known = [run.hparams for run in runs if run.hparams]
-    # a value missing from some runs (a job that never logged), or an MLP's filters, does not make a key vary
-    values = {key: {repr(setting(h, key)) for h in known if setting(h, key) is not None} for key in keys}
+    # a value missing from some runs (a job that never logged, a network without that key) does not make a key vary
+    values = {key: {repr(h[key]) for h in known if h.get(key) is not None} for key in keys}
     return [k for k in keys if k not in NOT_SWEPT and len(values[k]) > 1]
-
-
-def setting(hparams: dict, key: str):
-    """``hparams[key]``; None where it is missing, or is a network's filters or kernel size that it does not have."""
-    value = hparams.get(key)
-    return None if key in CONVOLUTION_KEYS and value == NO_CONVOLUTION else value
 
 
 def in_order(runs: list[Run], keys: list[str]) -> list[Run]:

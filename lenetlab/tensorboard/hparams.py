@@ -30,25 +30,35 @@ def _name(node) -> str:
     return node._target_.rsplit(".", 1)[-1] if node else "none"
 
 
-def _widths(value) -> list:
-    """A width or a list of widths (``model.filters``, ``model.hidden``) as a list; none: empty."""
-    return [value] if isinstance(value, int) else list(value or [])
+def _scalar(value):
+    """A config value as one HParams value: a list of one repeated width (``[16, 16]``) is that width, another
+    list its items joined (``300-100``), an empty list or null ``none``."""
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return value[0] if len(value) > 1 and len(set(map(repr, value))) == 1 else "-".join(map(str, value)) or "none"
+    return value if isinstance(value, bool | int | float | str) else str(value)
 
 
-NO_CONVOLUTION = 0  # the filters and kernel_size of a network without convolutions (an MLP)
+def model_hparams(model: DictConfig) -> dict:
+    """The network's own config keys (``width``, or the LeNet's ``filters``, ``kernel_size``...) and their values;
+    Hydra's keys (``_target_``...) aside, nested keys dotted (``block.width``)."""
+
+    def flat(node: dict, prefix: str) -> dict:
+        values = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                values |= flat(value, f"{prefix}{key}.")
+            elif not str(key).startswith("_"):
+                values[f"{prefix}{key}"] = _scalar(value)
+        return values
+
+    return flat(OmegaConf.to_container(model, resolve=True), "")
 
 
-def config_hparams(cfg: DictConfig) -> dict:
-    """Model, filters, kernel size, optimizer, lr, batch size... as scalars and strings.
-
-    ``accelerator`` is the one asked for; a run replaces it with the device it got, and adds ``params``.
-    """
-    widths = _widths(cfg.model.get("filters"))
+def training_hparams(cfg: DictConfig) -> dict:
+    """How the network is trained: the keys of :data:`TRAINING`, which every run records."""
     return {
-        "model": _name(cfg.model),
-        "filters": (widths[0] if len(set(widths)) == 1 else "-".join(map(str, widths))) if widths else NO_CONVOLUTION,
-        "kernel_size": cfg.model.get("kernel_size", NO_CONVOLUTION),
-        "hidden": "-".join(map(str, _widths(cfg.model.get("hidden")))) or "none",
         "optimizer": _name(cfg.optimizer),
         "lr": cfg.optimizer.lr,
         "momentum": cfg.optimizer.get("momentum", 0.0),
@@ -57,12 +67,28 @@ def config_hparams(cfg: DictConfig) -> dict:
         "batch_size": cfg.data.batch_size,
         "augment": float(cfg.data.get("augment", 0.0)),
         "label_smoothing": cfg.get("label_smoothing", 0.0),
-        "dropout": cfg.model.get("dropout", 0.0),
         "max_epochs": cfg.trainer.max_epochs,
         "accelerator": cfg.trainer.accelerator,
         "precision": str(cfg.trainer.get("precision", 32)),
         "seed": cfg.seed,
     }
+
+
+TRAINING = ("optimizer", "lr", "momentum", "weight_decay", "scheduler", "batch_size", "augment", "label_smoothing")
+TRAINING += ("max_epochs", "accelerator", "precision", "seed")  # the other hparams are the network's, and params
+
+
+def config_hparams(cfg: DictConfig) -> dict:
+    """The network's class and own keys, then how it is trained (optimizer, lr, batch size...): scalars and strings.
+
+    A key of the network named as one of :data:`TRAINING` (or ``params``, ``status``) is recorded as
+    ``model.<key>``. ``accelerator`` is the one asked for; a run replaces it with the device it got, and adds
+    ``params``.
+    """
+    training = training_hparams(cfg)
+    taken = {"model", "params", "status", *training}
+    model = {f"model.{key}" if key in taken else key: value for key, value in model_hparams(cfg.model).items()}
+    return {"model": _name(cfg.model), **model, **training}
 
 
 def _summary(tag: str, **data) -> Summary:
@@ -88,7 +114,7 @@ def session_summaries(hparams: dict) -> list[Summary]:
 
 def _info(name: str, values: list, differs: bool) -> api_pb2.HParamInfo:
     # no discrete domain: the tab would hide a run whose value is not listed (accelerator auto -> cpu)
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None)
     kind = api_pb2.DATA_TYPE_FLOAT64 if numbers else api_pb2.DATA_TYPE_STRING
     return api_pb2.HParamInfo(name=name, type=kind, differs=differs)
 
@@ -96,13 +122,14 @@ def _info(name: str, values: list, differs: bool) -> api_pb2.HParamInfo:
 def experiment_summary(jobs: list[dict], swept: list[str]) -> Summary:
     """The experiment of a sweep whose jobs have the hparams ``jobs`` and whose grid varies the keys ``swept``.
 
-    The hparams a swept key names (``optimizer.lr`` -> ``lr``) are marked as differing, so they are the
-    columns shown first; those that only follow from them (a swept ``model`` changes ``filters``) are not,
-    unless no hparam is named by a swept key (``experiment=a,b``).
+    The hparams a swept key names (``optimizer.lr`` -> ``lr``, ``model.width`` -> ``width``) are marked as
+    differing, so they are the columns shown first; those that only follow from them (a swept ``model``
+    changes ``filters``) are not, unless no hparam is named by a swept key (``experiment=a,b``).
     """
     names = list(dict.fromkeys(name for job in jobs for name in job))
     differing = [name for name in names if len({repr(job.get(name)) for job in jobs}) > 1]
-    marked = [name for name in differing if name in {key.rsplit(".", 1)[-1] for key in swept}] or differing
+    named = [name for name in differing if any(key == name or key.endswith(f".{name}") for key in swept)]
+    marked = named or differing
     infos = [_info(name, [job.get(name) for job in jobs], name in marked) for name in names]
     infos += [
         api_pb2.HParamInfo(name="params", type=api_pb2.DATA_TYPE_FLOAT64),
