@@ -30,7 +30,7 @@ class RunLogger(TensorBoardLogger):
     @override
     def log_hyperparams(self, params, metrics=None) -> None:
         if params:  # Lightning logs the module's (empty) saved hyperparameters at the start of fit
-            writer = self.experiment._get_file_writer()
+            writer = self.experiment.file_writer  # torch SummaryWriter's event file writer
             for summary in session_summaries(dict(params)):
                 writer.add_summary(summary)
 
