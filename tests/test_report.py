@@ -18,7 +18,7 @@ from lenetlab.report.figures import kernel_size, learning_curves, runtime, runti
 from lenetlab.report.runs import Run, latest, load_runs, varying
 from lenetlab.report.tables import rows
 
-FILES = {"learning_curves.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
+FILES = {"learning_curves.png", "error_against_time.png", "runtime.png", "params.png", "summary.csv", "summary.md"}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_two_sweeps_are_merged(filters_sweep, seeds_sweep, tmp_path):
 def test_figures_are_written_in_every_listed_format(filters_sweep, tmp_path):
     out = tmp_path / "paper"
     main([str(filters_sweep), "--out", str(out), "--format", "pdf,png"])
-    stems = ("learning_curves", "runtime", "params")
+    stems = ("learning_curves", "error_against_time", "runtime", "params")
     assert {p.name for p in out.iterdir()} == {f"{s}.{f}" for s in stems for f in ("pdf", "png")} | {
         "summary.csv", "summary.md"
     }  # fmt: skip

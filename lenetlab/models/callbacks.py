@@ -31,8 +31,20 @@ def process_age_s() -> float | None:
     return float(uptime.split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
+ACCURACY_TARGETS = (0.98, 0.99)  # the validation accuracies whose first time is recorded
+
+
+def target_name(accuracy: float) -> str:
+    """``val_acc_98``: the name of a run's first time at validation accuracy ``accuracy`` (0.98)."""
+    return f"val_acc_{round(100 * accuracy)}"
+
+
 class EpochTimer(L.Callback):
     """Logs ``time/train_epoch_s`` (training batches only, device synchronized), ``time/fit_s`` and ``time/test_s``.
+
+    Time to accuracy: at each validation's end it logs ``time/elapsed_s``, the fit's wall time so far, and the
+    first time ``val/acc`` reaches each of :data:`ACCURACY_TARGETS` it logs ``time/to_val_acc_98_s`` (at that
+    epoch's step); ``summary()`` gives those seconds and the number of epochs trained then (None if never).
 
     The first epoch includes warm-up (cuDNN autotuning, compilation, caches), so ``summary()``
     reports it apart from the steady-state mean of the later epochs, with ``startup_s``: process
@@ -53,6 +65,7 @@ class EpochTimer(L.Callback):
         self.fit_s = 0.0
         self.startup_s: float | None = None
         self._started = False
+        self.reached: dict[str, tuple[int, float]] = {}  # target name -> (epochs trained, fit seconds)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if pl_module.device.type == "cuda":
@@ -82,6 +95,20 @@ class EpochTimer(L.Callback):
         self._stop(pl_module)
         if self.epoch_times:
             write_at_train_epoch_end(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or self._fit_start is None:  # a validation outside fit is not on the clock
+            return
+        _synchronize(pl_module.device)
+        seconds, accuracy = self._fit_elapsed(), trainer.callback_metrics.get("val/acc")
+        metrics = {"time/elapsed_s": seconds}
+        for target in ACCURACY_TARGETS:
+            name = target_name(target)
+            if accuracy is not None and float(accuracy) >= target and name not in self.reached:
+                self.reached[name] = (trainer.current_epoch + 1, seconds)
+                metrics[f"time/to_{name}_s"] = seconds
+        for logger in trainer.loggers:
+            logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, step=trainer.global_step)
 
     def _fit_elapsed(self) -> float:
         running = time.perf_counter() - self._fit_start if self._fit_start is not None else 0.0
@@ -113,14 +140,21 @@ class EpochTimer(L.Callback):
             "steady_epoch_s": statistics.mean(times[1:]) if len(times) > 1 else None,
             "fit_s": self.fit_s,
             "startup_s": self.startup_s,
+            **{
+                f"{name}_{part}": self.reached[name][i] if name in self.reached else None
+                for name in map(target_name, ACCURACY_TARGETS)
+                for i, part in enumerate(("epochs", "s"))
+            },
         }
 
     def state_dict(self) -> dict:
-        return {"epoch_times": list(self.epoch_times), "fit_s": self._fit_elapsed()}
+        reached = {name: list(value) for name, value in self.reached.items()}
+        return {"epoch_times": list(self.epoch_times), "fit_s": self._fit_elapsed(), "reached": reached}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.epoch_times = list(state_dict["epoch_times"])
         self._fit_before = state_dict.get("fit_s", 0.0)
+        self.reached = {name: (int(epochs), float(s)) for name, (epochs, s) in state_dict.get("reached", {}).items()}
 
 
 class ExponentialMovingAverage(WeightAveraging):

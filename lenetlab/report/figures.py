@@ -237,8 +237,31 @@ def _in_percent(value: float | None) -> float | None:
     return None if value is None else 100 * value
 
 
+def error_against_time(runs: list[Run], keys: list[str]) -> Figure | None:
+    """Validation error against the fit's wall-clock seconds at each validation: one line per run, so that runs
+    with different epoch times compare by what they reached when."""
+    drawn = [r for r in runs if r.values("val/error") and r.values("time/elapsed_s")]
+    if not drawn:
+        return None
+    fig = new_figure(height=5)
+    ax = fig.add_subplot()
+    for i, (color, run) in enumerate(zip(colors(len(drawn)), drawn, strict=True)):
+        seconds = dict(run.curves["time/elapsed_s"])
+        points = [(seconds[step], 100 * error) for step, error in run.curves["val/error"] if step in seconds]
+        ax.plot(*zip(*points, strict=True), marker=MARKERS[i % len(MARKERS)], markersize=4, color=color,
+                label=describe(run.hparams, keys) or run.name)  # fmt: skip
+    if spans_decades([100 * v for r in drawn for v in r.values("val/error")]):
+        log_axis(ax)
+    ax.set_xlabel("seconds since the fit started")
+    ax.set_ylabel("validation error (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    legend(ax, len(drawn))
+    return finish(fig, "Validation error against training time", runs, keys, [r for r in runs if r not in drawn])
+
+
 FIGURES = {  # file name (without the format's extension) -> drawing
     "learning_curves": learning_curves,
+    "error_against_time": error_against_time,
     "runtime": runtime,
     "params": params,
     "kernel_size": kernel_size,

@@ -48,9 +48,18 @@ class Run:
             # the first epoch carries the warm-up; the steady state is the mean of the others (none after 1 epoch)
             "epoch_s": statistics.mean(times[1:]) if len(times) > 1 else None,
             "fit_s": (self.values("time/fit_s") or [None])[-1],
+            **self.time_to_accuracy(),
         }
         recorded = {**self.recorded, "epoch_s": self.recorded.get("steady_epoch_s")}
         return {key: recorded.get(key) if value is None else value for key, value in logged.items()}
+
+    def time_to_accuracy(self) -> dict[str, float | int | None]:
+        """For 98% and 99% validation accuracy: the epochs trained and the fit's seconds when first reached."""
+        found = {}
+        for name in ("val_acc_98", "val_acc_99"):
+            (step, seconds), *_ = self.curves.get(f"time/to_{name}_s") or [(None, None)]
+            found |= {f"{name}_epochs": None if step is None else step + 1, f"{name}_s": seconds}
+        return found
 
     @property
     def partly_timed(self) -> bool:

@@ -9,6 +9,7 @@ from lenetlab.output import percent
 from lenetlab.report.runs import Run, describe, fmt
 
 METRICS = ("params", "epochs", "val_error", "best_val_error", "test_error", "first_epoch_s", "epoch_s", "fit_s")
+METRICS += ("val_acc_98_epochs", "val_acc_98_s", "val_acc_99_epochs", "val_acc_99_s")
 HEADINGS = {
     "params": "parameters",
     "val_error": "final val error",
@@ -17,6 +18,10 @@ HEADINGS = {
     "first_epoch_s": "first epoch (s)",
     "epoch_s": "s/epoch",
     "fit_s": "total (s)",
+    "val_acc_98_epochs": "epochs to 98%",
+    "val_acc_98_s": "s to 98%",
+    "val_acc_99_epochs": "epochs to 99%",
+    "val_acc_99_s": "s to 99%",
     "epoch_share": "share of each epoch trained",
 }
 

@@ -23,7 +23,7 @@ from lenetlab.tensorboard import tensorboard_tag
 
 # the metrics the HParams tab shows against the hparams (their last values), in this order
 METRICS = ("val/error", "test/error", "val/acc", "test/acc", "val/loss", "train/loss", "time/train_epoch_s")
-METRICS += ("time/fit_s",)
+METRICS += ("time/fit_s", "time/to_val_acc_98_s", "time/to_val_acc_99_s")
 
 
 def _name(node) -> str:
