@@ -14,7 +14,6 @@ from lenetlab import CONF_DIR
 from lenetlab.data.augment import distort
 from lenetlab.data.mnist import TensorBatches
 from lenetlab.models.classifier import Classifier, DivergedError, channels_last_for
-from lenetlab.run.step_grouping import steps_per_call_for, trainer_needs
 
 LENET = {"_target_": "lenetlab.models.LeNet"}
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
@@ -40,8 +39,6 @@ def test_the_training_step_compiles_into_one_graph(fake_mnist, tmp_path, monkeyp
         scheduler=cfg.scheduler if cfg.get("scheduler") else None,
         channels_last=channels_last_for(cfg.channels_last, "cpu"),
         label_smoothing=cfg.label_smoothing,
-        # as lenetlab.train runs it
-        steps_per_call=steps_per_call_for(cfg.steps_per_call, trainer_needs(trainer)),
     )
     # fullgraph: a graph break (a host sync such as a Python `if` on a tensor) raises instead of splitting the graph
     model.training_loss = torch.compile(model.training_loss, backend="eager", fullgraph=True)

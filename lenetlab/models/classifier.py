@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import islice
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torchmetrics.classification import MulticlassAccuracy
-
-from lenetlab.models.backward import backward_is_plain
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
@@ -91,16 +88,7 @@ class Classifier(L.LightningModule):
     ``"reduce-overhead"``: CUDA graphs on a GPU) compiles the network in place (its weights keep their
     names). ``label_smoothing`` applies to the training loss only: ``val/loss`` stays the plain
     cross-entropy, comparable between runs.
-
-    ``steps_per_call`` > 1 makes one Lightning training step take that many optimizer steps, one per batch
-    drawn from the epoch's iterator (Lightning's ``dataloader_iter`` step, with manual optimization): the
-    same updates, schedule and loss curve, but Lightning's loop and hooks run once per ``steps_per_call``
-    batches, most of a tiny network's step. It needs nothing from Lightning per batch (no per-batch
-    callback, gradient clipping or accumulation, no ``on_before_batch_transfer``): ``lenetlab.run.step_grouping``
-    checks that. Per-batch hooks then see the batch index of the step's last batch.
     """
-
-    _backward = L.LightningModule.manual_backward  # the grouped step's backward, until on_fit_start decides
 
     def __init__(
         self,
@@ -115,14 +103,13 @@ class Classifier(L.LightningModule):
         mean: float | None = None,
         std: float | None = None,
         input_shape: Sequence[int] | None = None,
-        steps_per_call: int = 1,
     ):
         super().__init__()
         net, optimizer, scheduler = plain(net), plain(optimizer), plain(scheduler)
         network = build(net)
         input_shape = list(input_shape or getattr(network, "input_shape", MNIST_SHAPE))
         # logger=False: the run logs its own HParams entry (lenetlab.tensorboard.hparams), not these configs
-        self.save_hyperparameters(ignore=["steps_per_call"], logger=False)  # how it trained, not what it is
+        self.save_hyperparameters(logger=False)
         if channels_last:
             network = network.to(memory_format=torch.channels_last)
         if mode := compile_mode(compile):
@@ -130,11 +117,6 @@ class Classifier(L.LightningModule):
         self.net = network
         self.finite_check_every = finite_check_every
         self.label_smoothing = label_smoothing
-        self.steps_per_call = steps_per_call
-        if steps_per_call > 1:
-            self.automatic_optimization = False
-            # Lightning hands the epoch's iterator to a training step whose signature names `dataloader_iter`
-            self.training_step = self.training_step_over_batches
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -162,10 +144,6 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def on_fit_start(self) -> None:
-        # the grouped step's backward: Lightning's, unless it would only call loss.backward() through its hooks
-        self._backward = torch.Tensor.backward if backward_is_plain(self.trainer, self) else self.manual_backward
-
     def on_train_epoch_start(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = torch.zeros((), device=self.device)
@@ -181,32 +159,6 @@ class Classifier(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         return self.training_loss(x, y)
-
-    def training_step_over_batches(self, dataloader_iter: Iterator) -> None:
-        """The step of ``steps_per_call`` > 1: an optimizer step on each of the iterator's next batches."""
-        trainer = self.trainer
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        per_batch = scheduler is not None and trainer.lr_scheduler_configs[0].interval == "step"
-        for batch, batch_idx, _ in islice(dataloader_iter, self.steps_per_call):
-            # what Lightning does to a batch before a training step (precision, device, on_after_batch_transfer),
-            # outside the step's autocast, as Lightning does it: a mixed-precision run distorts in float32
-            with torch.autocast(self.device.type, enabled=False):
-                x, y = trainer.strategy.batch_to_device(trainer.precision_plugin.convert_input(batch))
-            loss = self.training_loss(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            self._backward(loss)
-            optimizer.step()
-            # an epoch's schedule steps before its validation and checkpoints, as Lightning's own loop does
-            if scheduler is not None and (per_batch or batch_idx + 1 >= trainer.num_training_batches):
-                scheduler.step()
-
-    def log(self, *args, batch_size: int | None = None, **kwargs) -> None:
-        """Lightning's ``log``; with ``steps_per_call`` > 1, where Lightning has no training batch to count, a value
-        logged during training counts once (as every batch of the same size would), so callbacks need not say so.
-        Validation and test values keep Lightning's weighting by batch size."""
-        if batch_size is None and self.steps_per_call > 1 and self.trainer.training:
-            batch_size = 1
-        super().log(*args, batch_size=batch_size, **kwargs)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # a NaN or inf loss makes the running sum NaN or inf for the rest of the epoch

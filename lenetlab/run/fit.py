@@ -22,7 +22,6 @@ from lenetlab.run.checkpoints import LAST_CHECKPOINT, AtomicCheckpointIO, first_
 from lenetlab.run.precision import slow_bf16_note
 from lenetlab.run.start_checks import check_output_dir
 from lenetlab.run.status import interrupted_reason, write_status
-from lenetlab.run.step_grouping import steps_per_call_for, trainer_needs
 from lenetlab.tensorboard.hparams import config_hparams
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,6 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         compile=cfg.get("compile", False),
         channels_last=channels_last_for(cfg.get("channels_last", False), device_type),
         label_smoothing=cfg.get("label_smoothing", 0.0),
-        steps_per_call=steps_per_call_for(cfg.get("steps_per_call", 1), trainer_needs(trainer, datamodule)),
     )
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))

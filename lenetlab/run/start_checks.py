@@ -16,7 +16,6 @@ from lenetlab.data.idx import IMAGES_MAGIC, check_idx_file
 from lenetlab.data.mnist import MNISTDataModule, default_data_root, ensure_mnist
 from lenetlab.run.resume import choose_output_dir
 from lenetlab.run.status import job_dirs
-from lenetlab.run.step_grouping import check_steps_per_call
 
 
 def check_output_dir(out: str | Path) -> None:
@@ -66,7 +65,6 @@ class StartChecks(Callback):
                     "or choose another directory"
                 )
             validate(config)
-            check_steps_per_call(config)
             check_output_dir(out)
             check_data(config)
         except BAD_INPUT as error:
@@ -83,10 +81,8 @@ class StartChecks(Callback):
             if config.hydra.sweeper._target_.endswith("BasicSweeper"):
                 for job_config in job_configs(config):
                     validate(job_config, check_devices=False)
-                    check_steps_per_call(job_config)
             else:
                 validate(config, check_devices=False)
-                check_steps_per_call(config)
             check_output_dir(sweep_dir)
             check_data(config)
         except BAD_INPUT as error:
