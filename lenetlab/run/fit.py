@@ -84,6 +84,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     ckpt_path = resume_checkpoint(cfg, out)
+    if ckpt_path:  # on the terminal and in the run's log: which run, from which epoch
+        log.info("resume: continuing after epoch %d of %s, in %s", first_epoch_after(ckpt_path) - 1, ckpt_path, out)
     # a resumed run drops the points its interrupted predecessor logged after the checkpoint
     resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
     logger = instantiate(cfg.logger, **({"purge_step": first_epoch_after(ckpt_path)} if resumed else {}))
