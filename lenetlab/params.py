@@ -15,8 +15,8 @@ from hydra.utils import instantiate
 from lenetlab import CONF_DIR
 from lenetlab.config.overrides import check_overrides
 from lenetlab.config.sweeps import expand_sweep
-from lenetlab.config.validation import validate
 from lenetlab.models.networks import count_parameters, parameter_table
+from lenetlab.run.start_checks import check_config
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             configs = [compose("train", overrides=combo) for combo in combinations]
         for config in configs:
-            validate(config, check_devices=False)
+            check_config(config, check_devices=False)
         nets = [instantiate(config.model) for config in configs]
     except (HydraException, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)

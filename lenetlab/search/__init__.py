@@ -9,7 +9,7 @@ its workers), ``final`` (the final run), ``outputs`` (trials.csv, figures, best.
 """
 
 from lenetlab.search.cli import main, search
-from lenetlab.search.settings import PRUNERS, SAMPLERS, StartChecks, check_settings
+from lenetlab.search.settings import PRUNERS, SAMPLERS, check_settings
 from lenetlab.search.space import PerTrialSeed, run_config, search_space, suggest
 from lenetlab.search.study import make_objective, open_study, optimize
 
@@ -17,7 +17,6 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "PerTrialSeed",
-    "StartChecks",
     "check_settings",
     "main",
     "make_objective",
