@@ -73,6 +73,8 @@ def check_output_dir(out: str | Path) -> None:
 
 
 def _is_mnist(target) -> bool:
+    if target is None:  # no datamodule: the commands that use a trained model
+        return False
     try:
         return get_class(str(target)) is MNISTDataModule
     except (ImportError, ValueError):  # not a class: instantiating the datamodule reports it
@@ -81,7 +83,7 @@ def _is_mnist(target) -> bool:
 
 def check_data(cfg: DictConfig) -> None:
     """Check the MNIST files' headers and sizes (downloading them first if missing and allowed)."""
-    if "data" not in cfg or not _is_mnist(cfg.data.get("_target_")):  # another dataset checks its own files
+    if not _is_mnist(cfg.get("data", {}).get("_target_")):  # another dataset checks its own files
         return
     root = Path(cfg.data.root) if cfg.data.get("root") else default_data_root()
     raw = ensure_mnist(root, cfg.data.get("download", True))  # downloads, or names what is missing or corrupt
