@@ -66,7 +66,13 @@ def test_an_experiment_with_a_grid_is_a_sweep_and_a_search_of_it_is_one_run(name
 
 def test_an_experiment_with_a_grid_runs_it_without_dash_m(run_main, tmp_path):
     sweep = tmp_path / "sweep"
-    quick = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1"]
+    quick = [
+        *FAST,
+        "trainer.max_epochs=1",
+        "++trainer.limit_train_batches=2",
+        "++trainer.limit_val_batches=1",
+        "test=false",
+    ]
     result = run_main("lenetlab.train", "experiment=learning_rate", *quick, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = {
