@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lightning.pytorch.loggers import TensorBoardLogger
-from typing_extensions import override
 
 from lenetlab.tensorboard import tensorboard_tag
 from lenetlab.tensorboard.hparams import session_summaries
@@ -18,23 +17,19 @@ class RunLogger(TensorBoardLogger):
     under their TensorBoard tags (``val/error`` as ``epoch/val_error``, see ``lenetlab.tensorboard``).
     """
 
-    @override
     def log_metrics(self, metrics, step=None) -> None:
         super().log_metrics({tensorboard_tag(name): value for name, value in metrics.items()}, step)
 
-    @override
     def log_hyperparams(self, params, metrics=None) -> None:
         if params:  # Lightning logs the module's (empty) saved hyperparameters at the start of fit
             writer = self.experiment._get_file_writer()
             for summary in session_summaries(dict(params)):
                 writer.add_summary(summary)
 
-    @override
     def finalize(self, status: str) -> None:
         if self._experiment is not None:
             self.experiment.flush()
 
-    @override
     def save(self) -> None:  # Lightning calls it after each write: flush, so a killed run loses no point
         if self._experiment is not None:
             self.experiment.flush()
