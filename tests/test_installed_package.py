@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -73,10 +74,11 @@ def run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_installed_package_trains_a_users_own_model_searches_and_counts_from_any_directory(
     installed, fake_mnist, tmp_path
 ):
-    where = run(installed, tmp_path, "-c", "import lenetlab; print(lenetlab.__file__, lenetlab.CONF_DIR)").stdout
-    module, configs = where.split()
+    where = "import lenetlab; print(lenetlab.__file__, lenetlab.CONF_DIR, lenetlab.__version__)"
+    module, configs, version = run(installed, tmp_path, "-c", where).stdout.split()
     assert Path(module).is_relative_to(installed.parents[1]) and not Path(module).is_relative_to(ROOT)
     assert Path(configs, "train.yaml").is_file()  # the configs came with the wheel
+    assert version == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]  # from its metadata
 
     # a model config of the user's own, beside the package's (found with --config-dir)
     (tmp_path / "my_conf" / "model").mkdir(parents=True)

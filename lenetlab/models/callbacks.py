@@ -11,7 +11,6 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from torch.optim.swa_utils import get_ema_multi_avg_fn
-from typing_extensions import override
 
 from lenetlab.models.classifier import write_at_train_epoch_end
 
@@ -171,7 +170,6 @@ class ExponentialMovingAverage(WeightAveraging):
         super().__init__(multi_avg_fn=get_ema_multi_avg_fn(decay))
         self.decay = decay
 
-    @override
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         if trainer.testing:  # the module already holds the checkpoint's state_dict: the averaged weights
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lightning.pytorch.loggers import TensorBoardLogger
-from typing_extensions import override
 
 from lenetlab.tensorboard import tensorboard_tag
 from lenetlab.tensorboard.hparams import session_summaries
@@ -19,7 +18,6 @@ class RunLogger(TensorBoardLogger):
     epoch as their step.
     """
 
-    @override
     def log_metrics(self, metrics, step=None) -> None:
         # Lightning adds the epoch to every epoch-level write: it is the x-axis here, not a curve of its own
         metrics = dict(metrics)
@@ -27,19 +25,16 @@ class RunLogger(TensorBoardLogger):
             step = int(metrics.pop("epoch"))
         super().log_metrics({tensorboard_tag(name): value for name, value in metrics.items()}, step)
 
-    @override
     def log_hyperparams(self, params, metrics=None) -> None:
         if params:  # Lightning logs the module's (empty) saved hyperparameters at the start of fit
             writer = self.experiment.file_writer  # torch SummaryWriter's event file writer
             for summary in session_summaries(dict(params)):
                 writer.add_summary(summary)
 
-    @override
     def finalize(self, status: str) -> None:
         if self._experiment is not None:
             self.experiment.flush()
 
-    @override
     def save(self) -> None:  # Lightning calls it after each write: flush, so a killed run loses no point
         if self._experiment is not None:
             self.experiment.flush()
