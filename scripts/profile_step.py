@@ -29,11 +29,7 @@ from lenetlab.run.precision import tf32_on_gpu
 
 
 class ProfileSteps(L.Callback):
-    """Profile ``steps`` optimizer steps of epoch 1, after its first ``warmup``; keep the profiler's table.
-
-    It counts optimizer steps (``on_before_optimizer_step``), not Lightning's batch hooks, so the run keeps
-    taking several batches per Lightning step (``steps_per_call``) as it would without the profiler.
-    """
+    """Profile ``steps`` optimizer steps of epoch 1, after its first ``warmup``; keep the profiler's table."""
 
     def __init__(self, steps: int, warmup: int):
         self.steps, self.warmup = steps, warmup

@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import FAST
 from hydra import compose, initialize_config_dir
+from hydra.types import RunMode
 
 from lenetlab import CONF_DIR
 from lenetlab.config.sweeps import expand_sweep
@@ -53,6 +54,26 @@ def test_experiments_set_the_reports_settings():
     assert (lr.data.batch_size, lr.trainer.max_epochs, list(lr.model.filters)) == (100, 20, [16, 16])
     # seeds adds its grid on top of another experiment's
     assert grid_size(compose_experiment("experiment=[adam_decay,seeds]")) == 12
+
+
+@pytest.mark.parametrize(("name", "jobs"), EXPERIMENTS.items())
+def test_an_experiment_with_a_grid_is_a_sweep_and_a_search_of_it_is_one_run(name, jobs):
+    assert (compose_experiment(f"experiment={name}").hydra.mode == RunMode.MULTIRUN) == (jobs > 1)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        search = compose("search", overrides=[f"experiment={name}"], return_hydra_config=True)
+    assert search.hydra.mode == RunMode.RUN  # the search is not swept over the experiment's grid
+
+
+def test_an_experiment_with_a_grid_runs_it_without_dash_m(run_main, tmp_path):
+    sweep = tmp_path / "sweep"
+    quick = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1"]
+    result = run_main("lenetlab.train", "experiment=learning_rate", *quick, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = {
+        job.name: json.loads((job / "status.json").read_text())["status"] for job in sweep.iterdir() if job.is_dir()
+    }
+    assert jobs == {f"optimizer.lr={lr}": "finished" for lr in ("0.1", "0.01", "0.001", "0.0001")}
+    assert "4 jobs, 4 finished or diverged, 0 failed" in result.stdout
 
 
 @pytest.mark.slow  # trains several times or in subprocesses: the slow tier

@@ -12,6 +12,7 @@ from conftest import FAST, python_m_in, scalars
 from PIL import Image
 
 from lenetlab.data.mnist import DATA_DIR_ENV
+from lenetlab.output import percent
 from lenetlab.output.figures import DPI
 from lenetlab.report.__main__ import main
 from lenetlab.report.figures import kernel_size, learning_curves, runtime, runtime_panels
@@ -215,6 +216,36 @@ def test_a_search_directory_is_one_unit_and_a_job_without_status_is_unfinished(s
     assert sorted(runs) == ["trial_0", "trial_1"]
     assert (runs["trial_0"].status, runs["trial_1"].status) == ("finished", "unfinished")
     assert len(runs["trial_1"].values("val/error")) == 2  # its curves are still read
+
+
+def test_a_searchs_final_run_is_labelled_apart_from_its_trials_and_not_drawn_as_one(
+    filters_sweep, seeds_sweep, tmp_path
+):
+    search = tmp_path / "search"  # lenetlab.search's layout: trial_<N>/, best.yaml, then final/
+    (search / ".hydra").mkdir(parents=True)
+    for number, job in enumerate(sorted(p for p in seeds_sweep.iterdir() if (p / "status.json").is_file())):
+        shutil.copytree(job, search / f"trial_{number}")  # two trials of 4 filters
+    (search / "best.yaml").write_text("defaults: [train, _self_]\n")
+    cpu_8 = next(p for p in filters_sweep.iterdir() if "model.filters=8" in p.name and "gpu" not in p.name)
+    shutil.copytree(cpu_8, search / "final", ignore=shutil.ignore_patterns("report"))  # retrained: 8 filters
+
+    runs = {run.name: run for run in load_runs([search])}
+    assert [name for name, run in runs.items() if run.final] == ["final"]
+    main([str(search)])
+    report = search / "report"
+    # the trials vary no filters: no runtime or params figure, where the final run would make one of its own point
+    assert {p.name for p in report.iterdir()} == {
+        "learning_curves.png",
+        "error_against_time.png",
+        "summary.csv",
+        "summary.md",
+    }
+    summary = (report / "summary.md").read_text()
+    test_error = runs["final"].metrics()["test_error"]
+    assert "**Final run** (`final`): the best trial's values (seed=0) retrained" in summary
+    assert f"scored on the test set: test error {percent(test_error)}." in summary
+    assert summary.count("| finished |") == 2  # the trials' table
+    assert [row["run"] for row in _read_csv(report / "summary.csv")][-1] == "final"
 
 
 def test_an_interrupted_run_is_listed_with_how_to_continue_it(seeds_sweep, tmp_path):

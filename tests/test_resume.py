@@ -155,6 +155,30 @@ def test_resume_picks_the_newest_earlier_run_of_the_same_command(tmp_path, monke
         assert "outputs/runs/${now:" in OmegaConf.to_container(fresh.hydra.run)["dir"]
 
 
+def test_resume_on_a_directory_that_holds_no_run_is_refused_in_one_line(run_main, tmp_path):
+    mistyped = tmp_path / "outputs" / "never_ran"
+    result = run_main("lenetlab.train", *FAST, f"hydra.run.dir={mistyped}", "resume=true")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: resume=true: hydra.run.dir='{mistyped}' holds no run to continue; "
+        "check the directory, or leave out resume=true to start a new run there\n"
+    )
+    assert not (tmp_path / "outputs").exists()  # nothing written
+
+
+def test_resume_says_on_the_terminal_whether_it_starts_a_new_run_or_which_one_it_continues(run_main, tmp_path):
+    args = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=2", "resume=true"]
+    first = run_main("lenetlab.train", *args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "resume=true: no earlier run of this command, starting a new one" in first.stdout
+    (run,) = (tmp_path / "outputs" / "runs").glob("*/*")
+    (run / "status.json").unlink()  # as if killed after its checkpoint
+    again = run_main("lenetlab.train", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resume: continuing after epoch 0 of {run / 'checkpoints' / 'last.ckpt'}, in {run}" in again.stdout
+    assert "resume: continuing after epoch 0 of" in (run / "train.log").read_text()
+
+
 def test_only_a_runs_last_checkpoint_continues_that_run_in_place(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
 

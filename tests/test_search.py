@@ -26,6 +26,7 @@ from lenetlab.output.figures import DPI
 from lenetlab.run.status import read_status
 from lenetlab.search import PerTrialSeed, check_settings, make_objective, open_study, search_space, suggest
 from lenetlab.search.cli import quiet_optuna
+from lenetlab.search.study import PruneOnValError
 
 # a trial in seconds: one short epoch
 TINY = [*FAST, "trainer.max_epochs=1", "++trainer.limit_train_batches=4", "search.n_trials=3"]
@@ -67,6 +68,7 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
         for name, hparam in HPARAM_OF.items():
             assert float(status["hparams"][hparam]) == pytest.approx(float(row[f"params_{name}"]))
         assert [step for step, _ in scalars(run)["val/error"]] == [0]
+        assert "test_error" not in status["metrics"] and "test/error" not in scalars(run)  # chosen by validation only
     assert {"history.png", "params.png"} <= {p.name for p in out.glob("*.png")}
     for png in out.glob("*.png"):  # the report's resolution
         with Image.open(png) as image:
@@ -79,7 +81,7 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
     final = json.loads((out / "final.json").read_text())
     assert final["trial"] == int(best["number"])
     final_status = read_status(out / "final")
-    assert final_status["metrics"]["test_error"] == final["test_error"]
+    assert final_status["metrics"]["test_error"] == final["test_error"] is not None  # the one run tested
     assert final_status["metrics"]["best_val_error"] is None  # no validation: its images were trained on
     # what a person reads is in percent; trials.csv and final.json keep full precision
     assert f"best: trial {best['number']}, val error {percent(float(best['best_val_error']))}" in result.stdout
@@ -87,6 +89,7 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
     for row in rows:
         assert f"trial {row['number']} complete: val error {percent(float(row['best_val_error']))} (" in result.stdout
     assert "Trial 0 finished with value" not in result.stdout + result.stderr  # Optuna's full-precision line
+    assert study_of(out).metric_names == ["val_error"]  # optuna-dashboard's name for the objective
     assert "could not find the monitored key" not in result.stdout + result.stderr  # the final run validates nothing
 
     # best.yaml is a config lenetlab.train runs as it is
@@ -197,6 +200,30 @@ def test_a_search_space_entry_can_be_added_in_yaml_and_is_applied(fake_mnist, tm
     assert status["hparams"]["batch_size"] == 50  # FAST's, no longer sampled
     saved = (tmp_path / "trial_0" / ".hydra" / "config.yaml").read_text()
     assert f"momentum: {trial.params['momentum']}" in saved
+
+
+def test_a_trial_is_not_tested_and_an_interrupted_one_says_to_rerun_the_search(fake_mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    cfg = compose_search(*TINY)
+    objective = make_objective(cfg, search_space(cfg), tmp_path)
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=1)
+    assert "test_error" not in read_status(tmp_path / "trial_0")["metrics"]
+    assert "test/error" not in scalars(tmp_path / "trial_0")
+
+    def ctrl_c(self, trainer, pl_module):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PruneOnValError, "on_validation_end", ctrl_c)
+    on_sigint = signal.getsignal(signal.SIGINT)  # Lightning ignores a second Ctrl-C while it shuts down
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            study.optimize(objective, n_trials=1)
+    finally:
+        signal.signal(signal.SIGINT, on_sigint)
+    status = read_status(tmp_path / "trial_1")
+    assert status["status"] == "interrupted"
+    assert status["reason"].endswith(": run the same command to continue the search"), status["reason"]
 
 
 def _popen(args, fake_mnist, cwd):

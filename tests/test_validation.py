@@ -46,7 +46,6 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
             "compile='fast' is not accepted: expected false | true | default | reduce-overhead | max-autotune",
         ),
         ("channels_last=maybe", "channels_last='maybe' is not accepted: expected auto | true | false"),
-        ("steps_per_call=0", "steps_per_call=0 is not accepted: expected auto or an integer >= 1"),
         ("optimizer.fused=yes", "optimizer.fused='yes' is not accepted: expected null (torch's choice) | true | false"),
         (
             "ckpt_path=run/checkpoints/lst.ckpt",
@@ -60,21 +59,6 @@ def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_p
     assert code == 2
     assert err.strip().startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert not out.exists()
-
-
-def test_several_steps_a_call_with_a_per_batch_callback_is_refused_before_anything_is_written(
-    monkeypatch, capsys, fake_mnist, tmp_path
-):
-    out = tmp_path / "run"
-    code, err = start(
-        monkeypatch, capsys, fake_mnist, *FAST, "callbacks=ema", "steps_per_call=10", f"hydra.run.dir={out}"
-    )
-    assert code == 2
-    assert err.strip() == (
-        "error: steps_per_call=10 is not accepted with callback ExponentialMovingAverage, which needs one optimizer "
-        "step per Lightning step: expected steps_per_call=1 or auto"
-    )
     assert not out.exists()
 
 

@@ -23,9 +23,6 @@ WARNINGS = (
     ),
     # a resumed run continues in its own checkpoint directory; a fresh run never gets a used one (check_output_dir)
     (r"Checkpoint directory .* exists and is not empty", "lightning.pytorch.callbacks.model_checkpoint"),
-    # steps_per_call > 1 takes several batches a step on purpose (lenetlab.run.step_grouping checks what needs one)
-    (r"You are using the `dataloader_iter` step flavor", "lightning.pytorch.trainer.configuration_validator"),
-    (r"Found `dataloader_iter` argument in the `training_step`", "lightning.pytorch.loops.utilities"),
     # on a machine with SLURM installed: each run uses one device, and submitit_slurm runs jobs with srun
     (r"The `srun` command is available on your system but is not used", "lightning.fabric.plugins.environments.slurm"),
 )

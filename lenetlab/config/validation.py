@@ -89,9 +89,7 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
         channels_last,
         "auto | true | false",
     )
-    steps = cfg.get("steps_per_call", 1)
-    ok = steps == "auto" or (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1)
-    require(ok, "steps_per_call", steps, "auto or an integer >= 1")
+    require(isinstance(cfg.get("test", True), bool), "test", cfg.get("test"), "true | false")
 
     for key in ("model_checkpoint", "last_checkpoint", "epoch_timer"):  # a run's status, test and resume need them
         require(cfg.callbacks.get(key) is not None, f"callbacks.{key}", None, "a callback (it cannot be null)")

@@ -17,8 +17,10 @@ from lenetlab.report.tables import rows, write_csv, write_markdown
 
 def write_report(runs: list[Run], out: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
     """Draw the figures that fit what varies across ``runs`` in each of ``formats`` and write the tables into
-    ``out``; return the files."""
+    ``out``; return the files. A search's final run is not drawn among its trials: the tables name it apart."""
     out.mkdir(parents=True, exist_ok=True)
+    final = [run for run in runs if run.final]  # a search's final run: in the tables, apart from its trials
+    runs = [run for run in runs if not run.final]
     keys = varying(runs)
     runs = in_order(runs, keys)
     written = []
@@ -26,9 +28,8 @@ def write_report(runs: list[Run], out: Path, formats: Sequence[str] = ("png",)) 
         figure = draw(runs, keys)
         if figure is not None:
             written += save_figure(figure, out, name, formats)
-    table = rows(runs, keys)
-    write_csv(out / "summary.csv", table)
-    write_markdown(out / "summary.md", table, runs, keys, [p.name for p in written])
+    write_csv(out / "summary.csv", rows([*runs, *final], keys))
+    write_markdown(out / "summary.md", rows(runs, keys), runs, keys, [p.name for p in written], final)
     return [*written, out / "summary.csv", out / "summary.md"]
 
 

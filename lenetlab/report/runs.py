@@ -30,6 +30,7 @@ class Run:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     recorded: dict = field(default_factory=dict)  # status.json's final metrics, for runs kept without event files
     epoch_fraction: float = 1.0  # the share of each training epoch it trained and timed (limit_train_batches)
+    final: bool = False  # a search's final run: the best trial's values retrained on all training images, tested
 
     def values(self, tag: str) -> list[float]:
         return [value for _, value in self.curves.get(tag, [])]
@@ -103,7 +104,10 @@ def load_runs(roots: list[Path]) -> list[Run]:
     for root in roots:
         for path in find_run_dirs(root):
             name = path.relative_to(root).as_posix() if path != root else root.name
-            runs.append(read_run(path, f"{root.name}/{name}" if len(roots) > 1 and path != root else name))
+            run = read_run(path, f"{root.name}/{name}" if len(roots) > 1 and path != root else name)
+            # lenetlab.search's final/ (written after best.yaml): not one more trial
+            run.final = path == root / "final" and (root / "best.yaml").is_file()
+            runs.append(run)
     return runs
 
 

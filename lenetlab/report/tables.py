@@ -66,8 +66,10 @@ def _cell(key: str, value) -> str:
     return fmt(value).replace("|", "\\|")
 
 
-def write_markdown(path: Path, table: list[dict], runs: list[Run], keys: list[str], figures: list[str]) -> None:
-    """The table, the runs that did not finish (with their reasons) and the figures drawn."""
+def write_markdown(
+    path: Path, table: list[dict], runs: list[Run], keys: list[str], figures: list[str], final: list[Run] = ()
+) -> None:
+    """The table, a search's ``final`` run, the runs that did not finish (with their reasons) and the figures."""
     columns = [c for c in table[0] if c not in ("run", "reason")]
     counts = {s: sum(r.status == s for r in runs) for s in dict.fromkeys(r.status for r in runs)}
     lines = [
@@ -80,7 +82,12 @@ def write_markdown(path: Path, table: list[dict], runs: list[Run], keys: list[st
         "|" + "---|" * len(columns),
         *("| " + " | ".join(_cell(c, row[c]) for c in columns) + " |" for row in table),
     ]
-    missing = [run for run in runs if run.status != "finished"]
+    for run in final:
+        tested = run.metrics()["test_error"]
+        outcome = f"test error {percent(tested)}" if tested is not None else run.status
+        lines += ["", f"**Final run** (`{run.name}`): the best trial's values ({describe(run.hparams, keys)}) retrained "
+                  f"on the training and validation images, scored on the test set: {outcome}."]  # fmt: skip
+    missing = [run for run in [*runs, *final] if run.status != "finished"]
     if missing:
         lines += ["", "## Runs that did not finish", ""]
         lines += [f"- **{r.status}** {describe(r.hparams, keys) or r.name}: {r.reason} (`{r.name}`)" for r in missing]

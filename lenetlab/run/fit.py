@@ -20,7 +20,7 @@ from lenetlab.output import percent
 from lenetlab.run.checkpoints import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
 from lenetlab.run.precision import slow_bf16_note
 from lenetlab.run.start_checks import check_output_dir
-from lenetlab.run.status import interrupted_reason, write_status
+from lenetlab.run.status import CONTINUE_RUN, interrupted_reason, write_status
 from lenetlab.tensorboard.hparams import config_hparams
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,13 @@ class RunStopped(Exception):
         self.status = status
 
 
-def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
-    """Fit and test one configuration; return its status and final metrics.
+def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None, to_continue: str = CONTINUE_RUN) -> dict:
+    """Fit one configuration and, unless ``test=false``, score its best checkpoint on the test set; return its
+    status and final metrics.
 
     ``callbacks`` are added to the configured ones (a search adds its pruning callback). Ctrl-C (and SIGTERM
-    where the command made it one) records the run as ``interrupted`` in its ``status.json`` and raises
-    KeyboardInterrupt. The process's settings (warning filters, threads, signal handlers, matmul precision) are
+    where the command made it one) records the run as ``interrupted`` in its ``status.json``, with
+    ``to_continue`` as what to do next, and raises KeyboardInterrupt. The process's settings (warning filters, threads, signal handlers, matmul precision) are
     left as found: they are the commands' (the ``main`` of ``lenetlab.train`` and ``lenetlab.search``).
     """
     validate(cfg)
@@ -75,7 +76,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> dict:
         return _fit_and_test(cfg, out, callbacks or [])
     except KeyboardInterrupt:
         last_epoch = last_checkpoint_epoch(out)
-        write_status(out, "interrupted", reason=interrupted_reason(last_epoch), last_epoch=last_epoch)
+        write_status(out, "interrupted", reason=interrupted_reason(last_epoch, to_continue), last_epoch=last_epoch)
         raise
 
 
@@ -83,6 +84,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     ckpt_path = resume_checkpoint(cfg, out)
+    if ckpt_path:  # on the terminal and in the run's log: which run, from which epoch
+        log.info("resume: continuing after epoch %d of %s, in %s", first_epoch_after(ckpt_path) - 1, ckpt_path, out)
     # a resumed run drops the points its interrupted predecessor logged after the checkpoint
     resumed = ckpt_path and issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
     logger = instantiate(cfg.logger, **({"purge_step": first_epoch_after(ckpt_path)} if resumed else {}))
@@ -128,7 +131,7 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         last_val_error = _metric(trainer, "val/error")
         # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
         timing = {"epochs": len(timer.epoch_times), **timer.summary()}
-        if status == "finished":
+        if status == "finished" and cfg.get("test", True):
             best = checkpoint.best_model_path or None  # the best epoch's weights; the last ones without validation
             (test,) = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
         # the HParams entry is written once, when the run has ended (a resumed run's interruptions have none)
@@ -144,8 +147,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     metrics = {
         "best_val_error": float(best) if best is not None else None,
         "val_error": last_val_error,
-        "test_error": test.get("test/error"),
-        "test_acc": test.get("test/acc"),
+        # a run that was not tested has no test score at all (a search's trials: chosen by validation only)
+        **({"test_error": test.get("test/error"), "test_acc": test.get("test/acc")} if test else {}),
         "params": hparams["params"],
         **timing,
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, read_write
 
+from lenetlab.config import ConfigError
 from lenetlab.config.overrides import hydra_quoted, override_key
 from lenetlab.run.checkpoints import LAST_CHECKPOINT
 
@@ -65,7 +66,8 @@ def _run_of(checkpoint: Path) -> Path | None:
 def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
     """Point ``hydra.run.dir`` (``hydra.sweep.dir``) at the run being resumed, and return the directory.
 
-    An explicit ``hydra.run.dir=``/``hydra.sweep.dir=`` always wins. Otherwise ``resume=true`` picks the
+    An explicit ``hydra.run.dir=``/``hydra.sweep.dir=`` always wins; with ``resume=true`` it must hold a run
+    (a mistyped directory would otherwise train a new run from scratch). Otherwise ``resume=true`` picks the
     newest earlier run (sweep) of the same command, and a ``ckpt_path`` inside a run's ``checkpoints/``
     continues that run's directory.
     """
@@ -73,7 +75,12 @@ def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
     target = None
     ckpt = config.get("ckpt_path")
     if _explicit(config, f"hydra.{key}.dir"):
-        pass
+        explicit = Path(str(config.hydra[key].dir))
+        if not multirun and config.get("resume") and not ckpt and not (explicit / ".hydra").is_dir():
+            raise ConfigError(
+                f"resume=true: hydra.run.dir={str(explicit)!r} holds no run to continue; "
+                "check the directory, or leave out resume=true to start a new run there"
+            )
     elif not multirun and ckpt and _run_of(Path(ckpt)):
         target = _run_of(Path(ckpt))
     elif config.get("resume"):
@@ -81,7 +88,8 @@ def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
         if target is None:
             log.info("resume=true: no earlier %s of this command, starting a new one", key)
     if target is not None:
-        log.info("resume: continuing %s", target)
+        if multirun:  # a run says which run and epoch it continues as it starts (lenetlab.run.fit)
+            log.info("resume: continuing the sweep %s", target)
         with read_write(config.hydra):
             config.hydra[key].dir = str(target)
             # a sweep's jobs are composed again from these overrides, not from the config above

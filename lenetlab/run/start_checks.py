@@ -18,7 +18,6 @@ from lenetlab.models.safe_checkpoint import read_checkpoint
 from lenetlab.run.checkpoints import LAST_CHECKPOINT, resume_checkpoint
 from lenetlab.run.resume import choose_output_dir
 from lenetlab.run.status import job_dirs
-from lenetlab.run.step_grouping import check_steps_per_call
 
 
 def check_output_dir(out: str | Path) -> None:
@@ -68,7 +67,6 @@ class StartChecks(Callback):
                     "or choose another directory"
                 )
             validate(config)
-            check_steps_per_call(config)
             if checkpoint := resume_checkpoint(config, out):
                 read_checkpoint(checkpoint)  # read as data: a file holding pickled code is refused here
             check_output_dir(out)
@@ -87,11 +85,9 @@ class StartChecks(Callback):
             if config.hydra.sweeper._target_.endswith("BasicSweeper"):
                 for job_config in job_configs(config):
                     validate(job_config, check_devices=False)
-                    check_steps_per_call(job_config)
             else:
                 validate(config, check_devices=False)
-                check_steps_per_call(config)
-            resumed = [job / LAST_CHECKPOINT for job in job_dirs(sweep_dir)] if config.get("resume") else []
+                resumed = [job / LAST_CHECKPOINT for job in job_dirs(sweep_dir)] if config.get("resume") else []
             for checkpoint in [config.get("ckpt_path"), *resumed]:
                 if checkpoint and Path(checkpoint).is_file():
                     read_checkpoint(checkpoint)

@@ -76,7 +76,11 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def interrupted_reason(last_epoch: int | None) -> str:
+CONTINUE_RUN = "run the same command with resume=true to continue"
+CONTINUE_SEARCH = "run the same command to continue the search"  # a search resumes its study by itself
+
+
+def interrupted_reason(last_epoch: int | None, to_continue: str = CONTINUE_RUN) -> str:
     """The ``reason`` of an interrupted run: how far it got and how to continue it."""
     where = f"after epoch {last_epoch}" if last_epoch is not None else "before its first checkpoint"
-    return f"interrupted {where} (Ctrl-C or SIGTERM): run the same command with resume=true to continue"
+    return f"interrupted {where} (Ctrl-C or SIGTERM): {to_continue}"

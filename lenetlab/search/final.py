@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from lenetlab.output.atomic import atomic_write_text
 from lenetlab.run.fit import train
+from lenetlab.run.status import CONTINUE_SEARCH
 from lenetlab.search.space import run_config
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
         {
             **values,
             "data.full_train": True,
+            "test": True,  # the one run of the search scored on the test set
             "trainer.limit_val_batches": 0,
             # no validation, so nothing to rank checkpoints by: keep last.ckpt, test the final weights
             "callbacks.model_checkpoint.save_top_k": 0,
@@ -38,14 +40,14 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
         },
         search_dir / "final",
     )
-    result = train(run_cfg)
+    result = train(run_cfg, to_continue=CONTINUE_SEARCH)
     record = {
         "trial": best.number,
         "values": values,
         "best_val_error": best.value,
         "status": result["status"],
-        "test_error": result["metrics"]["test_error"],
-        "test_acc": result["metrics"]["test_acc"],
+        "test_error": result["metrics"].get("test_error"),
+        "test_acc": result["metrics"].get("test_acc"),
         "epochs": result["metrics"]["epochs"],
         "run_dir": result["output_dir"],
     }

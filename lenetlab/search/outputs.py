@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from lenetlab.output import percent
 from lenetlab.output.atomic import atomic_write_text
 from lenetlab.search.space import config_group, run_config
+from lenetlab.search.study import OBJECTIVE
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ def write_trials_csv(study: optuna.Study, search_dir: Path) -> None:
     """Every trial's number, state, objective (best val/error), sampled values, run status, directory and seconds."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "params", "user_attrs", "duration"))
     frame["duration"] = frame["duration"].dt.total_seconds()
-    frame = frame.rename(columns={"value": "best_val_error", "duration": "duration_s"}).convert_dtypes()
+    objective = {"value": "best_val_error", f"value_{OBJECTIVE}": "best_val_error"}  # unnamed, named
+    frame = frame.rename(columns={**objective, "duration": "duration_s"}).convert_dtypes()
     atomic_write_text(search_dir / "trials.csv", frame.to_csv(index=False))
 
 

@@ -17,13 +17,14 @@ from optuna_integration import PyTorchLightningPruningCallback
 from lenetlab.config import ConfigError
 from lenetlab.output import percent
 from lenetlab.run.fit import RunStopped, train
-from lenetlab.run.status import write_status
+from lenetlab.run.status import CONTINUE_SEARCH, write_status
 from lenetlab.search.settings import PRUNERS, SAMPLERS
 from lenetlab.search.space import PerTrialSeed, run_config, search_space, suggest
 
 log = logging.getLogger(__name__)
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+OBJECTIVE = "val_error"  # a trial's value: its best validation error
 
 
 class SlotTaken(Exception):
@@ -93,7 +94,7 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
                     f"sqlite:///study.db or postgresql://user:password@host/db "
                     f"({type(error).__name__}: {str(error).replace(url, shown)})"
                 ) from None
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=s.study_name,
         storage=storage,
         sampler=sampler,
@@ -101,6 +102,10 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
         direction="minimize",
         load_if_exists=True,
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([OBJECTIVE])  # what optuna-dashboard calls it, instead of "Objective 0"
+    return study
 
 
 class PruneOnValError(PyTorchLightningPruningCallback):
@@ -117,7 +122,7 @@ class PruneOnValError(PyTorchLightningPruningCallback):
 
 
 def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
-    """The Optuna objective: one lenetlab run per trial; its best validation error."""
+    """The Optuna objective: one lenetlab run per trial, not tested; its best validation error."""
     n_trials = cfg.search.n_trials
 
     def objective(trial: optuna.Trial) -> float:
@@ -128,11 +133,12 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
         values = {key: suggest(trial, name, dist) for name, (key, dist) in space.items()}
         run_dir = search_dir / f"trial_{trial.number}"
         trial.set_user_attr("run_dir", str(run_dir))
-        run_cfg = run_config(cfg, values, run_dir)
+        # a trial is chosen by its validation error: only the final run sees the test set
+        run_cfg = run_config(cfg, {**values, "test": False}, run_dir)
         (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
         OmegaConf.save(run_cfg, run_dir / ".hydra" / "config.yaml")
         try:
-            result = train(run_cfg, callbacks=[PruneOnValError(trial)])
+            result = train(run_cfg, callbacks=[PruneOnValError(trial)], to_continue=CONTINUE_SEARCH)
         except Exception as error:
             write_status(run_dir, "failed", reason=f"{type(error).__name__}: {error}")
             raise
