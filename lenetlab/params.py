@@ -18,11 +18,10 @@ from torch import nn
 
 from lenetlab import CONF_DIR
 from lenetlab.config import ConfigError, refuse
-from lenetlab.config.hydra_internals import hydra_arguments
-from lenetlab.config.overrides import check_command_line
+from lenetlab.config.overrides import check_command_line, hydra_arguments
 from lenetlab.config.sweeps import expand_sweep
-from lenetlab.config.validation import validate
 from lenetlab.models.networks import count_parameters, parameter_table
+from lenetlab.run.start_checks import check_config
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -60,7 +59,7 @@ _networks: list[nn.Module] = []  # what each run of the Hydra app below built (@
 def _build(cfg: DictConfig) -> None:
     """Hydra entry point: build the network of one configuration, checked as a run checks it."""
     try:
-        validate(cfg, check_devices=False)
+        check_config(cfg, check_devices=False)
         _networks.append(instantiate(cfg.model))
     except (HydraException, ValueError, TypeError) as error:
         refuse(" ".join(str(error).split()))  # Hydra's message of an instantiation in one line

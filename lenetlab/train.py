@@ -12,12 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from lenetlab.config.launchers import set_job_threads
 from lenetlab.config.overrides import checks_command_line
-from lenetlab.config.validation import BAD_INPUT
-from lenetlab.run.fit import result_line, train
-from lenetlab.run.precision import tf32_on_gpu
-from lenetlab.run.status import EXIT_INTERRUPTED, read_status, sigterm_as_interrupt, summarize, write_status
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +23,8 @@ def _in_multirun() -> bool:
 
 def _stop_interrupted(out: Path) -> None:
     """End the process after an interrupted run: in a sweep the next job does not start, and the summary says so."""
+    from lenetlab.run.status import EXIT_INTERRUPTED, read_status, summarize
+
     log.warning("%s", (read_status(out) or {}).get("reason", "interrupted"))
     if _in_multirun():  # Hydra's launchers let KeyboardInterrupt and SystemExit through: the sweep ends here
         text, _ = summarize(Path(HydraConfig.get().sweep.dir))
@@ -39,6 +36,13 @@ def _stop_interrupted(out: Path) -> None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on; Ctrl-C stops it (exit 130)."""
+    # torch and Lightning are imported once the command line is checked: a typo is refused in a second
+    from lenetlab.config.launchers import set_job_threads
+    from lenetlab.config.validation import BAD_INPUT
+    from lenetlab.run.fit import result_line, train
+    from lenetlab.run.precision import tf32_on_gpu
+    from lenetlab.run.status import read_status, sigterm_as_interrupt, write_status
+
     # the process's settings are the command's, train() leaves them alone: SIGTERM as Ctrl-C, threads, TF32
     sigterm_as_interrupt()
     out = Path(cfg.output_dir)

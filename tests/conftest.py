@@ -217,18 +217,15 @@ def command_settings_restored():
     a launcher's threads), Hydra's state, warning filters, loggers, the SIGTERM handler, torch's threads and
     float32 matmul precision."""
     import torch
-    from hydra.core.global_hydra import GlobalHydra
 
     threads, precision = torch.get_num_threads(), torch.get_float32_matmul_precision()
     on_sigterm, loggers = signal.getsignal(signal.SIGTERM), logging_state()
-    GlobalHydra.instance().clear()
     try:
         with mock.patch.dict(os.environ), warnings.catch_warnings():
             # a module imported by an earlier test, run again as __main__: meant here
             warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
             yield
     finally:
-        GlobalHydra.instance().clear()
         torch.set_num_threads(threads)
         torch.set_float32_matmul_precision(precision)
         signal.signal(signal.SIGTERM, on_sigterm)

@@ -1,5 +1,8 @@
 """Unknown keys and config names are refused in one line (exit 2) with the closest valid name, nothing written."""
 
+import subprocess
+import sys
+
 import pytest
 from conftest import FAST, run_in_process
 
@@ -104,3 +107,33 @@ def test_a_config_dir_adds_its_options_as_hydras_config_dir_does(tmp_path):
 def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
     with pytest.raises(ConfigError, match=r"^optimizer.lr=interval\(0.1,1\): a grid sweep takes a list of values"):
         check_overrides("train", ["optimizer.lr=interval(0.1,1)"], multirun=True)
+
+
+# runs the command as `python -m` does, then names the heavy packages imported by the time it exits
+WITHOUT_TORCH = """
+import runpy, sys
+sys.argv = ["lenetlab.train", *sys.argv[1:]]
+try:
+    runpy.run_module("lenetlab.train", run_name="__main__", alter_sys=True)
+finally:
+    print("imported:", [m for m in ("torch", "lightning") if m in sys.modules], file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
+        ("model=lenett", "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp"),
+    ],
+)
+def test_a_typo_is_refused_before_torch_is_imported(tmp_path, override, message):
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, override], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stderr) == (2, f"{message}\nimported: []\n")
+
+
+def test_a_key_and_its_value_without_equals_get_a_hint():
+    with pytest.raises(ConfigError, match=r"^'trainer.max_epochs' is not an override: write key=value, e.g\. "):
+        check_overrides("train", ["trainer.max_epochs", "1"])

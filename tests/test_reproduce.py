@@ -4,14 +4,12 @@ import csv
 import dataclasses
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
 import torch
-from conftest import python_m, scalars
-from hydra.core.singleton import Singleton
+from conftest import scalars
 from omegaconf import OmegaConf
 
 from lenetlab import CONF_DIR
@@ -102,29 +100,6 @@ def test_a_study_started_with_other_settings_is_not_continued(run_main, tmp_path
     assert not (out / "claims.csv").exists()
 
 
-@pytest.fixture
-def studies_in_this_process(monkeypatch, capsys):
-    """The studies' ``python -m lenetlab.<command>`` run in this process: without a new interpreter's seconds of
-    imports each (the subprocess itself is tested above). Hydra's state and ``sys.argv`` are the reproduction's
-    again afterwards, its terminal output too."""
-    spawn = subprocess.run
-
-    def run(argv, **kwargs):
-        if argv[1:2] != ["-m"] or not argv[2].startswith("lenetlab."):
-            return spawn(argv, **kwargs)
-        hydra_state, command_line = Singleton.get_state(), sys.argv[:]
-        try:
-            result = python_m(monkeypatch, capsys, argv[2], *argv[3:])
-        finally:
-            Singleton.set_state(hydra_state)
-            sys.argv[:] = command_line
-        print(result.stdout, end="")
-        print(result.stderr, end="", file=sys.stderr)
-        return result
-
-    monkeypatch.setattr(subprocess, "run", run)
-
-
 # the quick profile's sweeps: jobs per study (filters_runtime: 8, 16 and 32 filters)
 TRAIN_STUDY_JOBS = {
     "learning_rate": 4,
@@ -139,7 +114,7 @@ TRAIN_STUDY_JOBS = {
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # every study of the lab reports, shortened
-def test_quick_profile_runs_every_study(run_main, studies_in_this_process, tmp_path):
+def test_quick_profile_runs_every_study(run_main, tmp_path):
     out = tmp_path / "repro"
     # two batches a training epoch, one a validation: every study and claim runs, in half the time
     shorter = 'overrides=["data.val_size=200","trainer.limit_train_batches=2","trainer.limit_val_batches=1"]'

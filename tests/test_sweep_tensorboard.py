@@ -9,10 +9,10 @@ import time
 import urllib.request
 from urllib.parse import quote
 
+import hydra
 import pytest
 from conftest import FAST, scalars
 from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from lenetlab import CONF_DIR
@@ -133,15 +133,13 @@ def test_a_sweeps_job_configs_are_composed_once_for_its_checks_and_its_hparams(m
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         sweep = compose("train", ["experiment=mlp_baseline"], return_hydra_config=True)
         sweep.hydra.overrides.task = ["optimizer.lr=0.1,0.05"]  # as `-m experiment=mlp_baseline optimizer.lr=...`
-        loader = GlobalHydra.instance().config_loader()
         composed = []
-        load_sweep_config = type(loader).load_sweep_config
 
-        def counted(self, master, job):
-            composed.append(job)
-            return load_sweep_config(self, master, job)
+        def counted(config_name, overrides, **kwargs):
+            composed.append(overrides)
+            return compose(config_name, overrides, **kwargs)
 
-        monkeypatch.setattr(type(loader), "load_sweep_config", counted)
+        monkeypatch.setattr(hydra, "compose", counted)
         first = job_configs(sweep)  # the start checks, before the sweep
         saved = OmegaConf.create(OmegaConf.to_yaml(sweep))  # multirun.yaml, read back as the first job starts
         assert job_configs(saved) is first and len(composed) == 4

@@ -33,7 +33,10 @@ def start(monkeypatch, capsys, data_dir, *args: str) -> tuple[int, str]:
         ("trainer.devices=[0]", "trainer.devices=[0] is not accepted: expected 1, or with trainer.accelerator=gpu"),
         ("trainer.precision=8", "trainer.precision='8' is not accepted: expected 32 | 32-true | 16-mixed | bf16-mixed"),
         ("data.val_size=1200", "data.val_size=1200 is not accepted: expected an integer from 1 to 1199"),
-        ("data.augment=-1", "data.augment=-1 is not accepted: expected a number >= 0 (0: off, 1: data.distortion)"),
+        (
+            "data.augment=-1",
+            "data.augment=-1 is not accepted: expected a number >= 0 (0: off, 1: the distortion ranges)",
+        ),
         ("data.distortion.elastic=-2", "data.distortion.elastic=-2 is not accepted: expected a number >= 0 (0: none)"),
         ("data.distortion.elastic_sigma=0", "data.distortion.elastic_sigma=0 is not accepted: expected a number > 0"),
         ("optimizer.momentum=1.5", "optimizer.momentum=1.5 is not accepted: expected a number in [0, 1)"),
@@ -170,11 +173,11 @@ def compose_train(*overrides: str):
 
 
 def test_an_mlp_with_one_hidden_width_is_accepted_and_shown_in_hparams():
-    from lenetlab.config.validation import validate
+    from lenetlab.run.start_checks import check_config
     from lenetlab.tensorboard.hparams import config_hparams
 
     cfg = compose_train("model=mlp", "model.hidden=64")
-    validate(cfg, check_devices=False)
+    check_config(cfg, check_devices=False)
     assert config_hparams(cfg)["hidden"] == 64
     assert config_hparams(compose_train("model=mlp", "model.hidden=[300,100]"))["hidden"] == "300-100"
 
@@ -197,3 +200,37 @@ def test_only_mnist_gets_the_mnist_file_checks(tmp_path, target, checked):
             check_data(cfg)
     else:
         check_data(cfg)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.kernel_size=4"], "model.kernel_size=4 is not accepted: expected an odd integer from 1 to 14"),
+        (["callbacks=ema", "callbacks.ema.decay=1.5"], "callbacks.ema.decay=1.5 is not accepted: expected a number"),
+        (["label_smoothing=1"], "label_smoothing=1 is not accepted: expected a number in [0, 1)"),
+        (["data.distortion.shift=-1"], "data.distortion.shift=-1 is not accepted: expected a number >= 0 (0: none)"),
+    ],
+)
+@pytest.mark.parametrize("module", ["lenetlab.train", "lenetlab.search"])
+def test_train_and_search_refuse_the_same_values_and_write_nothing(
+    monkeypatch, capsys, fake_mnist, tmp_path, module, overrides, message
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LENETLAB_DATA_DIR", str(fake_mnist))
+    code, err = run_in_process(monkeypatch, capsys, module, *FAST, *overrides, f"hydra.run.dir={tmp_path / 'out'}")
+    assert code == 2 and err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no study.db, no trial_0/, no run directory
+
+
+def test_each_part_refuses_its_own_bad_argument_by_name():
+    from lenetlab.data import MNISTDataModule
+    from lenetlab.models import LeNet
+    from lenetlab.models.classifier import Classifier
+
+    with pytest.raises(ValueError, match=r"^filters=0 is not accepted: expected a positive integer"):
+        LeNet(filters=0)
+    with pytest.raises(ValueError, match=r"^batch_size=0 is not accepted: expected a positive integer$"):
+        MNISTDataModule(batch_size=0)
+    optimizer = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1, "momentum": 0.0, "nesterov": True}
+    with pytest.raises(ValueError, match=r"^optimizer.nesterov=True is not accepted: expected false while"):
+        Classifier(LeNet(), optimizer=optimizer)

@@ -38,7 +38,7 @@ class JobNames(Callback):
     """Hydra callback: ``${lenetlab.job_name:}`` for the jobs of a multirun.
 
     Registered in the launching process before the launcher starts; Hydra's joblib and submitit launchers hand the
-    process's OmegaConf resolvers to each job with the rest of Hydra's state (``Singleton.get_state``).
+    process's OmegaConf resolvers to each job with the rest of Hydra's state.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 
-import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, read_write
 
@@ -44,6 +43,8 @@ class ShareCores(Callback):
 
 def set_job_threads() -> int:
     """Give torch the threads this job was allotted (SLURM's cpus per task, or ``OMP_NUM_THREADS``); return them."""
+    import torch
+
     threads = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("OMP_NUM_THREADS")
     if threads:
         torch.set_num_threads(int(threads))

@@ -1,14 +1,14 @@
-"""Refuse unknown keys and config names on the command line in one line, before Hydra composes.
+"""The command line, checked before ``@hydra.main`` runs: every key and config option it names must exist.
 
-Hydra reports a mistyped key in six lines (exit 1) and accepts ``+key=value`` for any key, so a typo
-added with ``+`` is silently ignored. :func:`check_overrides` composes the config the way the entry
-point will and checks each override: a key must exist, a config group option must exist, and a key
-added with ``+``/``++`` must be one that something reads (a parameter of the ``_target_`` it is passed
-to, an entry of an open collection such as ``callbacks``, or a key of one of Hydra's open dicts).
+Each distinct job of the command (a sweep's, ``hydra.sweeper.params`` included) is composed with Hydra's Compose
+API (``initialize_config_dir`` + ``compose``), so that Hydra and OmegaConf refuse a key or an option that does not
+exist; their first error becomes one line (``error: ...``, exit status 2) with the closest valid name. Hydra takes
+``+key=value`` for any key: such a key must be one that something reads. Nothing here imports torch or Lightning.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
 import inspect
@@ -17,11 +17,10 @@ import re
 import sys
 from collections.abc import Callable
 
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from lenetlab import CONF_DIR
 from lenetlab.config import ConfigError, refuse
-from lenetlab.config.hydra_internals import hydra_arguments
 from lenetlab.config.sweeps import expand_sweep
 
 # collections whose entries have free names: each new entry must be a mapping (a callback, a search parameter)
@@ -31,104 +30,25 @@ HYDRA_KEYWORDS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 _ABSENT = object()
 
 
-def check_overrides(
-    config_name: str, overrides: list[str], config_dir: str | None = None, multirun: bool = False
-) -> None:
-    """Raise ConfigError naming the first unknown key or config option in ``overrides``.
-
-    ``config_dir`` is an extra directory searched for configs, as Hydra's ``--config-dir``; with ``multirun``
-    every job of the sweep is checked, ``hydra.sweeper.params`` (an experiment's grid) included.
-    """
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    parser, parsed = OverridesParser.create(), []
-    for text in overrides:
-        try:
-            parsed += parser.parse_overrides([text])
-        except HydraException as error:
-            raise ConfigError(f"cannot read {text!r}: {str(error).strip().splitlines()[0]}") from None
-    # the primary config is the package's, unless only --config-dir has it (a search's best.yaml); Hydra
-    # reads a hydra.searchpath override only after finding the primary config, so its directory comes first
-    primary_dir, extra_dir = str(CONF_DIR), config_dir
-    if config_dir is not None and not (CONF_DIR / f"{config_name}.yaml").is_file():
-        primary_dir, extra_dir = os.path.abspath(config_dir), str(CONF_DIR)
-    with initialize_config_dir(config_dir=primary_dir, version_base="1.3"):
-        configs = _Configs(GlobalHydra.instance().config_loader(), config_name, extra_dir, parsed)
-        for override in parsed:
-            if configs.is_group(override.key_or_group):
-                _check_group_choice(configs, override)
-        try:
-            _, jobs = expand_sweep(overrides)
-            if multirun:  # a grid in the config (an experiment's) is swept with the command line's
-                params = configs.load(_groups(configs, jobs[0])).hydra.sweeper.get("params") or {}
-                grid = [f"{key}={value}" for key, value in params.items()]
-                _, jobs = expand_sweep(grid + overrides) if grid else (None, jobs)
-        except HydraException as error:
-            raise ConfigError(_first_line(error)) from None
-        checked: set[tuple[str, ...]] = set()
-        for job in jobs:
-            groups = tuple(_groups(configs, job))
-            if groups in checked:  # keys depend only on the group choices
-                continue
-            checked.add(groups)
-            if not any(o.is_add() or o.is_force_add() or o.is_delete() for o in parser.parse_overrides(job)):
-                try:  # only values set: where Hydra composes the job, each key exists (a composition saved)
-                    configs.load(job)
-                    continue
-                except Exception:  # Hydra passes some of OmegaConf's errors on unwrapped (AssertionError, ValueError)
-                    pass  # the checks below name the override in one line
-            try:
-                config = configs.load(list(groups))
-            except HydraException as error:
-                raise ConfigError(_first_line(error)) from None
-            keys = [o for o in job if o not in groups]
-            _check_keys(config, parser.parse_overrides(keys), [*configs.options("", groups=True), *groups])
-            try:  # anything else Hydra would refuse (a value of the wrong type for one of its settings...)
-                configs.load(job)
-            except HydraException as error:
-                raise ConfigError(_first_line(error)) from None
-
-
-class _Configs:
-    """The configs as ``@hydra.main`` composes them, through Hydra's config loader (``initialize_config_dir``).
-
-    Hydra searches a ``--config-dir`` after the package's configs, and then the directories of a
-    ``hydra.searchpath=[...]`` override: one such override, given in every look-up, stands for both.
-    """
-
-    def __init__(self, loader, config_name: str, config_dir: str | None, overrides: list):
-        self.loader, self.config_name = loader, config_name
-        paths = [f"file://{os.path.abspath(config_dir)}"] if config_dir is not None else []
-        paths += next((o.value() for o in overrides if o.get_key_element() == "hydra.searchpath"), [])
-        self.search = [f"hydra.searchpath=[{','.join(hydra_quoted(str(p)) for p in paths)}]"] if paths else []
-        self._groups: dict[str, list[str]] = {}
-
-    def options(self, group: str, groups: bool = False) -> list[str]:
-        """The options of a config group (``model``, ``hydra/launcher``), or with ``groups`` its subgroups."""
-        from hydra.core.object_type import ObjectType
-
-        kind = ObjectType.GROUP if groups else ObjectType.CONFIG
-        return self.loader.get_group_options(group, results_filter=kind, overrides=self.search)
-
-    def is_group(self, key: str) -> bool:
-        parent, _, name = key.rpartition("/")
-        if parent not in self._groups:
-            self._groups[parent] = self.options(parent, groups=True)
-        return name in self._groups[parent]
-
-    def load(self, overrides: list[str]) -> DictConfig:
-        from hydra.types import RunMode
-
-        return self.loader.load_configuration(self.config_name, [*self.search, *overrides], run_mode=RunMode.RUN)
+def hydra_arguments(argv: list[str]) -> argparse.Namespace:
+    """A command line as ``@hydra.main`` reads it: Hydra's documented flags (``--help``), then the overrides."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for flags in (["--help", "-h"], ["--hydra-help"], ["--version"], ["--resolve"], ["--run", "-r"]):
+        parser.add_argument(*flags, action="store_true")
+    for flags in (["--multirun", "-m"], ["--shell-completion", "-sc"], ["--experimental-rerun"]):
+        parser.add_argument(*flags, action="store_true")
+    for flags in (["--cfg", "-c"], ["--package", "-p"], ["--config-path", "-cp"], ["--config-name", "-cn"]):
+        parser.add_argument(*flags)
+    parser.add_argument("--config-dir", "-cd")
+    parser.add_argument("--info", "-i", nargs="?", const="all")
+    parser.add_argument("overrides", nargs="*")
+    return parser.parse_known_args(argv)[0]
 
 
 def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     """Check the overrides of a Hydra command line (``sys.argv[1:]``); on a bad one print one line, exit 2."""
     args = hydra_arguments(sys.argv[1:] if argv is None else argv)
-    if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
+    if args.help or args.hydra_help or args.version or args.info or args.shell_completion or args.experimental_rerun:
         return
     try:
         check_overrides(args.config_name or config_name, args.overrides, args.config_dir, args.multirun)
@@ -151,114 +71,133 @@ def checks_command_line(config_name: str) -> Callable:
     return decorate
 
 
-def _first_line(error: BaseException) -> str:
-    """Hydra's message in one line: its first line, and the reason (its cause's first line) if there is one."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    first = lines[0] if lines else type(error).__name__
-    cause = error.__cause__ and [line.strip() for line in str(error.__cause__).strip().splitlines() if line.strip()]
-    return f"{first}: {cause[0]}" if cause else first
+def check_overrides(
+    config_name: str, overrides: list[str], config_dir: str | None = None, multirun: bool = False
+) -> None:
+    """Raise ConfigError naming the first unknown key or config option in ``overrides``.
 
-
-def _groups(configs: _Configs, job: list[str]) -> list[str]:
-    """The config group choices among a job's overrides."""
-    return [o for o in job if configs.is_group(override_key(o))]
-
-
-def override_key(override: str) -> str:
-    """The key or config group an override sets: ``+model@net=lenet`` -> ``model``."""
-    return override.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``."""
-    # backslashes before a quote or the end are doubled, quotes escaped, ${ kept from interpolating
-    escaped = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
-    return "'" + escaped.replace("'", "\\'").replace("${", "\\${") + "'"
-
-
-def _check_group_choice(configs: _Configs, override) -> None:
-    group = override.key_or_group
-    if override.is_delete() or override.value() is None:
-        return
-    options = configs.options(group)
-    if override.is_sweep_override():
-        values = list(override.sweep_string_iterator())
-    else:
-        value = override.value()
-        values = list(value) if isinstance(value, list) else [value]
-    for value in values:
-        if str(value) not in options:
-            raise ConfigError(
-                f"{group}={value}: no such {group}; choose from {', '.join(options)}"
-                if options
-                else f"{group}={value}: no such {group}"
-            )
-
-
-def _check_keys(config: DictConfig, overrides: list, root_groups: list[str]) -> None:
-    """Check key overrides in order on ``config``, applying each so that later ones see what earlier ones added.
-
-    ``root_groups`` holds the top-level config groups, then the group overrides ``config`` was composed with.
+    ``config_dir`` is an extra directory searched for configs, as Hydra's ``--config-dir``; with ``multirun``
+    every job of the sweep is checked, ``hydra.sweeper.params`` (an experiment's grid) included.
     """
-    config = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
-    for override in overrides:
-        key, typed = override.key_or_group, override.get_key_element()
-        exists = _node(config, key) is not _ABSENT
-        if override.is_delete():
-            if not exists:
-                raise ConfigError(_unknown(config, key, root_groups))
+    from hydra import initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for i, text in enumerate(overrides):
+        if "=" not in text and not text.startswith("~"):
+            after = overrides[i + 1] if i + 1 < len(overrides) and "=" not in overrides[i + 1] else "VALUE"
+            raise ConfigError(f"{text!r} is not an override: write key=value, e.g. {text}={after}")
+        try:
+            parser.parse_overrides([text])
+        except HydraException as error:
+            raise ConfigError(f"cannot read {text!r}: {str(error).strip().splitlines()[0]}") from None
+    # the primary config is the package's, unless only --config-dir has it (a search's best.yaml); a
+    # hydra.searchpath override adds the other directory, as Hydra's --config-dir does
+    primary_dir, extra_dir = str(CONF_DIR), config_dir
+    if config_dir is not None and not (CONF_DIR / f"{config_name}.yaml").is_file():
+        primary_dir, extra_dir = os.path.abspath(config_dir), str(CONF_DIR)
+    overrides = _with_search_path(overrides, extra_dir, parser)
+    with initialize_config_dir(config_dir=primary_dir, version_base="1.3"):
+        _, jobs = expand_sweep(overrides)
+        if multirun:  # a grid in the config (an experiment's) is swept with the command line's
+            params = _compose(config_name, jobs[0]).hydra.sweeper.get("params") or {}
+            grid = [f"{key}={value}" for key, value in params.items()]
+            _, jobs = expand_sweep(grid + overrides) if grid else (None, jobs)
+        checked: set[tuple[str, ...]] = set()
+        for job in jobs:
+            config = _compose(config_name, job)
+            groups = dict(config.hydra.runtime.choices)
+            # a key's value matters only to Hydra's own (typed) settings; a group's choice decides the keys
+            shape = tuple(o if _is_group(o, groups) or o.startswith("hydra") else override_key(o) for o in job)
+            if shape not in checked:
+                checked.add(shape)
+                _check_added(config_name, config, job, groups, parser)
+
+
+def _with_search_path(overrides: list[str], directory: str | None, parser) -> list[str]:
+    """``overrides`` with ``directory`` first on Hydra's search path (``hydra.searchpath``)."""
+    if directory is None:
+        return overrides
+    found = [o for o in parser.parse_overrides(overrides) if o.get_key_element() == "hydra.searchpath"]
+    paths = [f"file://{os.path.abspath(directory)}", *(found[0].value() if found else [])]
+    searchpath = f"hydra.searchpath=[{','.join(hydra_quoted(str(p)) for p in paths)}]"
+    return [searchpath, *(o for o in overrides if not (found and o == found[0].input_line))]
+
+
+def _compose(config_name: str, job: list[str]) -> DictConfig:
+    """The job's config with Hydra's; ConfigError naming the first override that Hydra or OmegaConf refuses."""
+    from hydra import compose
+    from hydra.errors import MissingConfigException
+
+    try:
+        return compose(config_name, overrides=job, return_hydra_config=True)
+    except MissingConfigException as error:  # a config group option that does not exist
+        group, _, name = (error.missing_cfg_file or "").rpartition("/")
+        if not group or error.options is None:
+            raise ConfigError(_first_line(error)) from None
+        options = f"; choose from {', '.join(error.options)}" if error.options else ""
+        raise ConfigError(f"{group}={name}: no such {group}{options}") from None
+    except Exception as error:  # Hydra passes some of OmegaConf's errors on unwrapped (AssertionError, ValueError)
+        failing = next((i for i in range(len(job) - 1) if not _composes(config_name, job[: i + 1])), len(job) - 1)
+        if failing >= 0:
+            before = compose(config_name, overrides=job[:failing], return_hydra_config=True)
+            key = override_key(job[failing])
+            if _node(before, key) is _ABSENT and not _is_group(job[failing], before.hydra.runtime.choices):
+                raise ConfigError(_unknown(before, key, job)) from None
+        raise ConfigError(_first_line(error)) from None
+
+
+def _composes(config_name: str, job: list[str]) -> bool:
+    from hydra import compose
+
+    try:
+        compose(config_name, overrides=job, return_hydra_config=True)
+        return True
+    except Exception:
+        return False
+
+
+def _is_group(override: str, choices) -> bool:
+    return override_key(override) in choices
+
+
+def _check_added(config_name: str, config: DictConfig, job: list[str], groups: dict, parser) -> None:
+    """A key added with ``+``/``++`` that no config has must be one that something reads."""
+    parsed = parser.parse_overrides(job)
+    added = [o for o in parsed if (o.is_add() or o.is_force_add()) and not _is_group(o.input_line, groups)]
+    if not added:
+        return
+    before = _compose(config_name, [o for o in job if o not in {a.input_line for a in added}])
+    for override in added:
+        key = override.key_or_group
+        if _node(before, key) is not _ABSENT:
             continue
-        value = override.value()
-        if override.is_add() and exists:
-            raise ConfigError(f"{typed}: the key already exists; set it with {key}=...")
-        if not exists and not (override.is_add() or override.is_force_add()):
-            raise ConfigError(_unknown(config, key, root_groups))
-        if not exists:
-            _check_added(config, key, value, root_groups)
-        with open_dict(config):
-            OmegaConf.update(config, key, value, merge=True, force_add=True)
+        parts = key.split(".")
+        depth = max(i for i in range(len(parts)) if _node(before, ".".join(parts[:i])) is not _ABSENT)
+        parent = ".".join(parts[:depth])
+        if key.startswith("hydra."):  # Hydra's settings are typed: it refuses what they do not hold
+            continue
+        if parent in OPEN_COLLECTIONS and depth == len(parts) - 1:
+            if isinstance(override.value(), dict):
+                continue
+            value = override.value()
+            raise ConfigError(f"+{key}={value!r} is not accepted: expected a mapping such as {{_target_: ...}}")
+        node = _node(before, parent)
+        reads = isinstance(node, DictConfig) and "_target_" in node and depth == len(parts) - 1
+        if reads and {parts[depth], "**"} & set(_parameters(node["_target_"])):
+            continue
+        raise ConfigError(_unknown(before, key, job))
 
 
 def _node(config, key: str):
-    """The node at dotted ``key`` without resolving interpolations, or _ABSENT."""
-    node = config
-    for part in key.split(".") if key else []:
-        if isinstance(node, DictConfig) and part in node:
-            node = node._get_node(part)
-        elif isinstance(node, ListConfig) and part.isdigit() and int(part) < len(node):
-            node = node._get_node(int(part))
-        else:
-            return _ABSENT
-    return node
-
-
-def _check_added(config: DictConfig, key: str, value, root_groups: list[str]) -> None:
-    """A new key is accepted only where something reads it."""
-    parts = key.split(".")
-    depth = max(i for i in range(len(parts)) if _node(config, ".".join(parts[:i])) is not _ABSENT) if parts else 0
-    parent = ".".join(parts[:depth])
-    if key.startswith("hydra."):  # Hydra's settings are typed: only its open dicts take new keys
-        if _hydra_open(parent):
-            return
-        raise ConfigError(_unknown(config, key, root_groups))
-    if parent in OPEN_COLLECTIONS and depth == len(parts) - 1:
-        if isinstance(value, dict):
-            return
-        raise ConfigError(f"+{key}={value!r} is not accepted: expected a mapping such as {{_target_: ...}}")
-    for i in range(depth, 0, -1):  # the nearest object the key would be passed to
-        node = _node(config, ".".join(parts[:i]))
-        if isinstance(node, DictConfig) and "_target_" in node:
-            if parts[i] in _parameters(node["_target_"]) or "**" in _parameters(node["_target_"]):
-                return
-            break
-    raise ConfigError(_unknown(config, key, root_groups))
-
-
-_HYDRA_OPEN = ("hydra.sweeper.params", "hydra.job.env_set", "hydra.job_logging", "hydra.hydra_logging")
-
-
-def _hydra_open(parent: str) -> bool:
-    return any(parent == p or parent.startswith(p + ".") for p in _HYDRA_OPEN)
+    """The value at dotted ``key`` (a node for a mapping or a list), or _ABSENT."""
+    if not key:
+        return config
+    try:
+        return OmegaConf.select(config, key, default=_ABSENT, throw_on_resolution_failure=False)
+    except Exception:  # a key below a value, such as a list's item by name
+        return _ABSENT
 
 
 @functools.cache
@@ -278,31 +217,44 @@ def _parameters(target: str) -> tuple[str, ...]:
     return (*names, *HYDRA_KEYWORDS)
 
 
-def _children(node, at_root: bool, root_groups: list[str]) -> list[str]:
-    names = [str(k) for k in node] if isinstance(node, DictConfig) else []
-    root_groups = [g for g in root_groups if "=" not in g]
-    if isinstance(node, DictConfig) and "_target_" in node:
-        names += [p for p in _parameters(node["_target_"]) if p != "**"]
-    if at_root:
-        names += root_groups
-    return [n for n in dict.fromkeys(names) if not n.startswith("_")]
-
-
-def _unknown(config: DictConfig, key: str, root_groups: list[str]) -> str:
+def _unknown(config: DictConfig, key: str, job: list[str]) -> str:
     """``unknown key 'k': did you mean 'm'?``, correcting each mistyped part of the dotted key in turn."""
-    node, fixed = config, []
+    plain = OmegaConf.to_container(config, resolve=False)
+    root_groups = [g for g in config.hydra.runtime.choices if "/" not in g]
+    node, fixed = plain, []
     for part in key.split("."):
-        names = _children(node, not fixed, root_groups)
+        names = [str(k) for k in node if not str(k).startswith("_")] if isinstance(node, dict) else []
+        names += root_groups if not fixed else []
         match = part if part in names else next(iter(difflib.get_close_matches(part, names, n=1, cutoff=0.6)), None)
         if match is None:
             break
         fixed.append(match)
-        child = _node(node, match)
-        node = child if child is not _ABSENT else None
+        node = node.get(match) if isinstance(node, dict) else None
     else:
         if fixed != key.split("."):
             return f"unknown key {key!r}: did you mean {'.'.join(fixed)!r}?"
-    chosen = [g for g in root_groups if "=" in g and key.startswith(override_key(g) + ".")]
+    choices = config.hydra.runtime.choices
+    chosen = [o for o in job if override_key(o) in choices and key.startswith(override_key(o) + ".")]
     if chosen:
         return f"unknown key {key!r} with {', '.join(chosen)} (--cfg job lists the keys)"
     return f"unknown key {key!r} (--cfg job lists the keys)"
+
+
+def _first_line(error: BaseException) -> str:
+    """Hydra's message in one line: its first line, and the reason (its cause's first line) if there is one."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    cause = error.__cause__ and [line.strip() for line in str(error.__cause__).strip().splitlines() if line.strip()]
+    return f"{first}: {cause[0]}" if cause else first
+
+
+def override_key(override: str) -> str:
+    """The key or config group an override sets: ``+model@net=lenet`` -> ``model``."""
+    return override.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``."""
+    # backslashes before a quote or the end are doubled, quotes escaped, ${ kept from interpolating
+    escaped = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
+    return "'" + escaped.replace("'", "\\'").replace("${", "\\${") + "'"

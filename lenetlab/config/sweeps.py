@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lenetlab.config import ConfigError
 
@@ -50,17 +50,22 @@ _composed: dict[tuple, list[DictConfig]] = {}  # the last sweep's job configs, b
 def job_configs(config: DictConfig) -> list[DictConfig]:
     """Each job's config in a basic-sweeper multirun of ``config``, composed as Hydra's launcher composes it.
 
-    The start checks compose them before the sweep and the HParams experiment as its first job starts: the
-    second call of the same sweep in a process gets the first's (read-only) configs, not a second composition.
+    Called inside the Hydra app (whose search path ``compose`` uses): the start checks compose them before the
+    sweep and the HParams experiment as its first job starts; the second call of the same sweep in a process
+    gets the first's configs, not a second composition.
     """
-    from hydra.core.global_hydra import GlobalHydra
+    from hydra import compose
 
-    loader = GlobalHydra.instance().config_loader()
-    jobs = sweep_jobs(config)
-    key = (loader, config.hydra.job.config_name, tuple(config.hydra.overrides.hydra), tuple(map(tuple, jobs)))
+    hydra, jobs = config.hydra, sweep_jobs(config)
+    sources = str(hydra.runtime.get("config_sources"))
+    key = (hydra.job.config_name, sources, tuple(hydra.overrides.hydra), tuple(map(tuple, jobs)))
     if key not in _composed:
         _composed.clear()
-        _composed[key] = [loader.load_sweep_config(config, job) for job in jobs]
+        _composed[key] = []
+        for job in jobs:
+            job_config = compose(hydra.job.config_name, [*hydra.overrides.hydra, *job], return_hydra_config=True)
+            OmegaConf.copy_cache(from_config=config, to_config=job_config)  # the same ${now:} as the sweep's
+            _composed[key].append(job_config)
     return _composed[key]
 
 

@@ -11,6 +11,7 @@ from torchvision.datasets import MNIST
 
 from lenetlab.data.augment import random_affine
 from lenetlab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, check_idx_file
+from lenetlab.output import not_accepted
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding lenetlab/
 DATA_DIR_ENV = "LENETLAB_DATA_DIR"
@@ -136,6 +137,25 @@ class TensorBatches:
                 yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
 
 
+def _number(value, low: float = 0.0) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= low
+
+
+def _check_arguments(root, batch_size, eval_batch_size, augment, distortion: dict) -> None:
+    for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+        if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise not_accepted(name, value, "a positive integer")
+    if not _number(augment):
+        raise not_accepted("augment", augment, "a number >= 0 (0: off, 1: the distortion ranges)")
+    for name, amount in distortion.items():
+        if name == "elastic_sigma" and not (_number(amount) and amount > 0):
+            raise not_accepted(f"distortion.{name}", amount, "a number > 0 (pixels)")
+        if not _number(amount):
+            raise not_accepted(f"distortion.{name}", amount, "a number >= 0 (0: none)")
+    if root is not None and Path(root).exists() and not Path(root).is_dir():
+        raise ValueError(f"root={str(root)!r} is a file: expected a directory holding MNIST/raw/")
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST split 55,000/5,000/10,000, as raw pixels in [0, 1] (N x 1 x 28 x 28) with integer labels.
 
@@ -147,7 +167,7 @@ class MNISTDataModule(L.LightningDataModule):
     (``rotation`` degrees, ``scale`` fraction, ``shift`` pixels) and, with ``elastic`` > 0, an elastic
     distortion moving pixels by ``augment`` x ``elastic`` pixels (RMS), smooth over ``elastic_sigma`` pixels. The draws depend only on
     ``(seed, epoch)``, like the batch order. Validation and test batches are never distorted.
-    The arguments are saved in the checkpoints of a run.
+    The arguments are saved in the checkpoints of a run; a bad one is refused with a ValueError that names it.
     """
 
     def __init__(
@@ -166,6 +186,7 @@ class MNISTDataModule(L.LightningDataModule):
     ):
         super().__init__()
         distortion = {**DISTORTION, **(distortion or {})}  # a plain dict, saved as data
+        _check_arguments(root, batch_size, eval_batch_size, augment, distortion)
         self.save_hyperparameters(logger=False)
         self.root = Path(root) if root else default_data_root()
         self.hparams["root"] = str(self.root.resolve())  # where it was, for a trained model's commands

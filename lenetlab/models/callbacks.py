@@ -166,8 +166,8 @@ class ExponentialMovingAverage(WeightAveraging):
     """
 
     def __init__(self, decay: float = 0.999):
-        if not 0 < decay < 1:
-            raise ValueError(f"decay={decay}: expected a number in (0, 1)")
+        if not (isinstance(decay, int | float) and 0 < decay < 1):
+            raise ValueError(f"decay={decay!r} is not accepted: expected a number in (0, 1), e.g. 0.999")
         super().__init__(multi_avg_fn=get_ema_multi_avg_fn(decay))
         self.decay = decay
 

@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lenetlab.models.networks import MNIST_SHAPE
 from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint, target_name
+from lenetlab.output import not_accepted
 
 # a scheduler's length keys: left null in its config, they get the run's optimizer steps (stepped per batch)
 RUN_LENGTH_KEYS = ("total_steps", "T_max")
@@ -33,6 +34,35 @@ def build(config: Mapping[str, Any], *args: Any) -> Any:
     from hydra.utils import instantiate  # only where a config is built: the module itself needs no Hydra
 
     return instantiate({**config, "_partial_": False}, *args)
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
+
+
+def _check_arguments(optimizer: Any, label_smoothing: float) -> None:
+    """Refuse (ValueError naming the argument) an optimizer setting or a smoothing that torch would take badly."""
+    if not _fraction(label_smoothing):
+        raise not_accepted("label_smoothing", label_smoothing, "a number in [0, 1)")
+    if not isinstance(optimizer, Mapping):  # an optimizer made by the caller checks its own arguments
+        return
+    lr, momentum = optimizer.get("lr"), optimizer.get("momentum", 0.0)
+    if not (isinstance(lr, int | float) and not isinstance(lr, bool) and lr > 0):
+        raise not_accepted("optimizer.lr", lr, "a positive number")
+    if not _fraction(momentum):
+        raise not_accepted("optimizer.momentum", momentum, "a number in [0, 1)")
+    decay = optimizer.get("weight_decay", 0.0)
+    if not (isinstance(decay, int | float) and not isinstance(decay, bool) and decay >= 0):
+        raise not_accepted("optimizer.weight_decay", decay, "a number >= 0")
+    for key in ("fused", "foreach"):
+        if not (optimizer.get(key) is None or isinstance(optimizer.get(key), bool)):
+            raise not_accepted(f"optimizer.{key}", optimizer.get(key), "null (torch's choice) | true | false")
+    if optimizer.get("fused") and optimizer.get("foreach"):
+        raise not_accepted(
+            "optimizer.foreach", True, "false or null while optimizer.fused is true (one implementation)"
+        )
+    if optimizer.get("nesterov") and not momentum > 0:
+        raise not_accepted("optimizer.nesterov", True, "false while optimizer.momentum is 0 (Nesterov needs momentum)")
 
 
 def as_config(value: Any) -> Any:
@@ -95,6 +125,7 @@ class Classifier(L.LightningModule):
     ):
         super().__init__()
         net, optimizer, scheduler = as_config(net), as_config(optimizer), as_config(scheduler)
+        _check_arguments(optimizer, label_smoothing)
         self.net = net if isinstance(net, nn.Module) else build(net)
         input_shape = list(input_shape or getattr(self.net, "input_shape", MNIST_SHAPE))
         # what the model is, as data: a module or a callable that is no config is the caller's to pass on load

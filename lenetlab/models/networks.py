@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lenetlab.output import not_accepted
+
 MNIST_SHAPE = (1, 28, 28)  # the input shape of a network that does not state its own (``input_shape``)
 
 
@@ -15,12 +17,40 @@ def _as_list(value: int | Sequence[int]) -> list[int]:
     return [int(v) for v in values]
 
 
+def _positive_ints(value) -> bool:
+    values = [value] if isinstance(value, int | float | str) else list(value)
+    return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+
+
+def _check_hidden(hidden) -> None:
+    if not _positive_ints(hidden):
+        raise not_accepted("hidden", hidden, "a list of positive integers (hidden layer widths)")
+
+
+def _check_lenet(filters, kernel_size: int, hidden, image_size: int, dropout: float) -> None:
+    """Refuse (ValueError naming the argument) what cannot make a network: a map pooled below one pixel..."""
+    if isinstance(filters, str) or not _positive_ints(filters) or not _as_list(filters):
+        raise not_accepted("filters", filters, "a positive integer or a list of them")
+    layers = 2 if isinstance(filters, int) else len(filters)
+    if image_size // 2**layers < 1:
+        accepted = f"at most {image_size.bit_length() - 1} conv layers (each halves the {image_size}-pixel map)"
+        raise not_accepted("filters", filters, accepted)
+    smallest_map = image_size // 2 ** (layers - 1)
+    k = kernel_size
+    if not (isinstance(k, int) and k > 0 and k % 2 == 1 and k <= smallest_map):
+        raise not_accepted("kernel_size", k, f"an odd integer from 1 to {smallest_map} (the smallest feature map)")
+    _check_hidden(hidden)
+    if not (isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1):
+        raise not_accepted("dropout", dropout, "a number in [0, 1)")
+
+
 class LeNet(nn.Sequential):
     """Conv(k x k, same padding) -> ReLU -> MaxPool(2) per entry of ``filters``, then MLP layers.
 
     ``filters`` is an int (two conv layers of that width) or one width per conv layer;
     ``hidden`` lists the fully connected hidden sizes (empty: one linear layer to the classes);
     ``dropout`` > 0 zeroes that fraction of the last layer's inputs while training (no parameters).
+    A bad argument is refused with a ValueError that names it.
     """
 
     def __init__(
@@ -33,6 +63,7 @@ class LeNet(nn.Sequential):
         image_size: int = 28,
         dropout: float = 0.0,
     ):
+        _check_lenet(filters, kernel_size, hidden, image_size, dropout)
         widths = [filters, filters] if isinstance(filters, int) else _as_list(filters)
         layers: list[nn.Module] = []
         channels, size = in_channels, image_size
@@ -93,7 +124,8 @@ class MLP(nn.Sequential):
     ):
         activations = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
         if activation not in activations:
-            raise ValueError(f"model.activation={activation!r}: expected one of {sorted(activations)}")
+            raise not_accepted("activation", activation, " | ".join(activations))
+        _check_hidden(hidden)
         layers: list[nn.Module] = [nn.Flatten()]
         features = in_channels * image_size * image_size
         for width in _as_list(hidden):

@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from lenetlab.config import ConfigError, refuse
+from lenetlab.config import ConfigError
 from lenetlab.config.overrides import hydra_quoted, override_key
 from lenetlab.data.mnist import PROJECT_ROOT
 from lenetlab.output.atomic import atomic_write_text
@@ -210,20 +209,13 @@ def check_gpu_results(gpu_results) -> None:
         )
 
 
-class StartChecks(Callback):
-    """Hydra callback: refuse bad settings before the output directory is created."""
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        try:
-            out = Path(config.hydra.run.dir)
-            for name in selected(config):
-                check_consistent(build(config, name), out / name)
-            check_gpu_results(config.gpu_results)
-            if unknown := unknown_checks(config.claims):
-                raise ConfigError(
-                    f"claims: check {', '.join(unknown)} is not accepted: expected one of {', '.join(CHECKS)}"
-                )
-            if not isinstance(OmegaConf.to_object(config.overrides), list):
-                raise ConfigError(f"overrides={config.overrides!r} is not accepted: expected a list of key=value")
-        except ConfigError as error:
-            refuse(error)
+def check_settings(config: DictConfig) -> None:
+    """Refuse (ConfigError) a study, a claim, ``gpu_results`` or ``overrides`` that the reproduction cannot use."""
+    out = Path(config.hydra.run.dir)
+    for name in selected(config):
+        check_consistent(build(config, name), out / name)
+    check_gpu_results(config.gpu_results)
+    if unknown := unknown_checks(config.claims):
+        raise ConfigError(f"claims: check {', '.join(unknown)} is not accepted: expected one of {', '.join(CHECKS)}")
+    if not isinstance(OmegaConf.to_object(config.overrides), list):
+        raise ConfigError(f"overrides={config.overrides!r} is not accepted: expected a list of key=value")

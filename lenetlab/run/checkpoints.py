@@ -12,8 +12,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig
 
-from lenetlab.config import ConfigError, refuse
-from lenetlab.config.validation import BAD_INPUT, check_accelerator
+from lenetlab.config import refuse
+from lenetlab.config.validation import BAD_INPUT
 from lenetlab.data.mnist import DataNotFoundError, chosen_by, default_data_root, has_mnist
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
@@ -110,11 +110,7 @@ def data_root_for(trained: Trained, given: str | None) -> str:
 
 
 def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:
-    """Check the command's settings, then load every checkpoint (all before anything is written)."""
-    check_accelerator(cfg.trainer.accelerator)
-    batch = cfg.batch_size
-    if not (isinstance(batch, int) and batch > 0):
-        raise ConfigError(f"batch_size={batch!r} is not accepted: expected a positive integer")
+    """Load every checkpoint (all before anything is written; the start checks checked the settings)."""
     return [load_trained(path, trust=cfg.get("trust") or ()) for path in checkpoints]
 
 

@@ -8,16 +8,20 @@ Modules by job: ``space`` (what is sampled), ``settings`` (refusing bad ones), `
 its workers), ``final`` (the final run), ``outputs`` (trials.csv, figures, best.yaml), ``cli`` (the command).
 """
 
-from lenetlab.search.cli import main, search
-from lenetlab.search.settings import PRUNERS, SAMPLERS, StartChecks, check_settings
-from lenetlab.search.space import PerTrialSeed, run_config, search_space, suggest
-from lenetlab.search.study import make_objective, open_study, optimize
+import importlib
+
+# what each name is imported from, on first use: `python -m lenetlab.search` checks its command line first
+_FROM = {
+    "lenetlab.search.cli": ("main", "search"),
+    "lenetlab.search.settings": ("PRUNERS", "SAMPLERS", "check_settings"),
+    "lenetlab.search.space": ("PerTrialSeed", "run_config", "search_space", "suggest"),
+    "lenetlab.search.study": ("make_objective", "open_study", "optimize"),
+}
 
 __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "PerTrialSeed",
-    "StartChecks",
     "check_settings",
     "main",
     "make_objective",
@@ -28,3 +32,10 @@ __all__ = [
     "search_space",
     "suggest",
 ]
+
+
+def __getattr__(name: str):
+    module = next((module for module, names in _FROM.items() if name in names), None)
+    if module is None:
+        raise AttributeError(f"module 'lenetlab.search' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

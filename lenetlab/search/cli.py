@@ -7,22 +7,11 @@ import sys
 from pathlib import Path
 
 import hydra
-import optuna
 from omegaconf import DictConfig
-from optuna.trial import TrialState
 
 from lenetlab import CONF_DIR
 from lenetlab.config import refuse
 from lenetlab.config.overrides import checks_command_line
-from lenetlab.config.validation import BAD_INPUT
-from lenetlab.output import percent
-from lenetlab.output.atomic import atomic_write_text
-from lenetlab.run.precision import tf32_on_gpu
-from lenetlab.search.final import final_run
-from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
-from lenetlab.search.settings import check_settings
-from lenetlab.search.space import search_space
-from lenetlab.search.study import SearchStuck, format_params, open_study, optimize
 
 
 class _NoTracebackForCtrlC(logging.Filter):
@@ -36,6 +25,8 @@ class _NoTracebackForCtrlC(logging.Filter):
 
 def quiet_optuna() -> None:
     """Optuna's warnings only (each trial gets lenetlab's line instead, trial_line), and a Ctrl-C in one line."""
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for handler in logging.getLogger("optuna").handlers:  # Optuna's own stderr handler
         if not any(isinstance(f, _NoTracebackForCtrlC) for f in handler.filters):
@@ -44,6 +35,16 @@ def quiet_optuna() -> None:
 
 def search(cfg: DictConfig) -> dict:
     """Run (or resume) the study, then write its outputs and, if ``search.final``, the final run."""
+    from optuna.trial import TrialState
+
+    from lenetlab.output import percent
+    from lenetlab.output.atomic import atomic_write_text
+    from lenetlab.search.final import final_run
+    from lenetlab.search.outputs import best_yaml, write_figures, write_trials_csv
+    from lenetlab.search.settings import check_settings
+    from lenetlab.search.space import search_space
+    from lenetlab.search.study import format_params, open_study, optimize
+
     search_dir = Path(cfg.output_dir)
     check_settings(cfg)
     quiet_optuna()
@@ -76,6 +77,11 @@ def search(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="search")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""
+    # torch, Lightning and Optuna are imported once the command line is checked
+    from lenetlab.config.validation import BAD_INPUT
+    from lenetlab.run.precision import tf32_on_gpu
+    from lenetlab.search.study import SearchStuck
+
     tf32_on_gpu(cfg.trainer.accelerator)
     try:
         search(cfg)

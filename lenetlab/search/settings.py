@@ -1,14 +1,12 @@
-"""Refuse bad search settings before the search directory is written."""
+"""Refuse bad search settings before the search directory is written (``lenetlab.run.start_checks`` calls
+:func:`check_settings` with train's checks)."""
 
 from __future__ import annotations
 
 import optuna
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lenetlab.config import ConfigError, refuse
-from lenetlab.config.validation import BAD_INPUT, validate
-from lenetlab.run.start_checks import check_data, check_output_dir
+from lenetlab.config import ConfigError
 from lenetlab.search.space import search_space
 
 SAMPLERS = {"random": optuna.samplers.RandomSampler, "tpe": optuna.samplers.TPESampler}
@@ -40,17 +38,3 @@ def check_settings(cfg: DictConfig) -> None:
         if s.get(key) not in options:
             raise ConfigError(f"search.{key}={s.get(key)!r} is not accepted: expected {' | '.join(options)}")
     search_space(cfg)
-
-
-class StartChecks(Callback):
-    """Hydra callback (replacing lenetlab.train's): refuse bad search settings before the search
-    directory is written. An existing directory is fine: running the same command again resumes."""
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        try:
-            check_settings(config)
-            validate(config)
-            check_output_dir(config.hydra.run.dir)
-            check_data(config)
-        except BAD_INPUT as error:
-            refuse(error)
