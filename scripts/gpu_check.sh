@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything lenetlab measures on a GPU, in at most 8 minutes on one GPU, written under one folder:
+# Everything lenetlab measures on a GPU, written under one folder (about 8 minutes on one GPU):
 #
 #   bash scripts/gpu_check.sh [--dry-run] [OUT_DIR]      (default OUT_DIR: outputs/gpu_check/<date>)
 #

@@ -27,10 +27,34 @@ def test_a_cpu_listing_a_bfloat16_flag_is_detected_as_native(monkeypatch, flags,
     assert cpu_has_native_bf16() is native
 
 
-def test_the_cpu_flags_are_read_from_proc_cpuinfo():
-    if not Path("/proc/cpuinfo").is_file():
-        pytest.skip("no /proc/cpuinfo here (not Linux)")
-    assert "fpu" in cpu_flags() or "fp" in cpu_flags()  # x86 lists fpu; Arm lists fp
+X86_CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu vme sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+bugs\t\t: spectre_v1
+"""
+ARM_CPUINFO = """processor\t: 0
+BogoMIPS\t: 2000.00
+Features\t: fp asimd evtstrm aes sha2 bf16 i8mm
+CPU implementer\t: 0x41
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "flags"),
+    [
+        (X86_CPUINFO, {"fpu", "vme", "sse2", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        (ARM_CPUINFO, {"fp", "asimd", "evtstrm", "aes", "sha2", "bf16", "i8mm"}),
+        (None, set()),  # no /proc/cpuinfo: not Linux
+    ],
+    ids=["x86", "arm", "none"],
+)
+def test_the_cpu_flags_are_the_flags_line_of_x86_and_the_features_line_of_arm(tmp_path, monkeypatch, cpuinfo, flags):
+    listing = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        listing.write_text(cpuinfo)
+    monkeypatch.setattr(lenetlab.run.precision, "Path", lambda path: listing if path == "/proc/cpuinfo" else Path(path))
+    assert cpu_flags() == flags
 
 
 @pytest.mark.parametrize(

@@ -191,20 +191,6 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused(command, trained, h
     assert list(here.iterdir()) == []
 
 
-@pytest.mark.slow
-def test_export_agrees_with_pytorch_on_the_real_test_images(real_mnist, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LENETLAB_DATA_DIR", str(real_mnist))
-    short = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.accelerator=cpu"]
-    args = [*short, "callbacks.progress_bar=null", f"hydra.run.dir={tmp_path / 'run'}"]
-    result = python_m(monkeypatch, capsys, "lenetlab.train", *args)
-    assert result.returncode == 0, result.stderr
-    result = python_m(monkeypatch, capsys, "lenetlab.export", f"checkpoint={tmp_path / 'run'}")
-    assert result.returncode == 0, result.stderr
-    assert "onnxruntime gives the same digits as PyTorch on 10000 test images" in result.stdout
-    assert (tmp_path / "run" / "checkpoints" / "best.onnx").is_file()
-
-
 def test_evaluate_reads_mnist_where_its_run_trained_when_no_folder_is_given(fake_mnist, tmp_path, monkeypatch, capsys):
     import shutil
 
