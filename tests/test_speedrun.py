@@ -54,3 +54,18 @@ def test_one_seed_of_the_speedrun_reaches_98_8_percent_on_real_mnist(run_main, r
     metrics = json.loads((out / "status.json").read_text())["metrics"]
     assert metrics["epochs"] == 1
     assert metrics["test_acc"] >= 0.988
+
+
+def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    command = [sys.executable, str(ROOT / "scripts" / "speedrun_plain.py"), "--val-size=200", f"--data={fake_mnist}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["net"], result["epochs"], result["seed"]) == ("StridedNet", 1, 0)
+    assert result["test_acc"] > 0.5 and result["val_acc"] > 0.5  # the synthetic digits are easy
+    assert 0 < result["startup_s"] < result["wall_s"] and 0 < result["fit_s"] < result["wall_s"]
