@@ -27,6 +27,7 @@ def train_run(monkeypatch, capsys, fake_mnist, out, *overrides: str) -> None:
 RUNS = {
     "lenet": ["model=lenet"],
     "lenet_tiny": ["model=lenet_tiny"],
+    "strided": ["model=strided"],
     "mlp": ["model=mlp"],
     "own_target": ["model=mlp", f"model._target_={__name__}.OwnNet"],
     "ema": ["model=lenet_tiny", "callbacks=ema", "callbacks.ema.decay=0.9"],

@@ -22,6 +22,7 @@ EXPERIMENTS = {  # name: number of jobs its grid expands to
     "seeds": 3,
     "mlp_baseline": 2,
     "recipe": 1,
+    "speedrun": 1,
 }
 
 

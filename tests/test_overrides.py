@@ -10,7 +10,7 @@ from lenetlab.config import ConfigError
 from lenetlab.config.overrides import check_overrides
 from lenetlab.params import main as params_main
 
-EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, recipe, seeds"
+EXPERIMENTS = "adam_decay, filters_runtime, kernel_size, learning_rate, mlp_baseline, recipe, seeds, speedrun"
 REFUSED = [
     ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
     ("+optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
@@ -18,7 +18,7 @@ REFUSED = [
     ("+optimizer.wieght_decay=0.1", "error: unknown key 'optimizer.wieght_decay': did you mean 'optimizer.weight_decay'?"),
     ("++trainer.limit_trian_batches=2", "error: unknown key 'trainer.limit_trian_batches': did you mean 'trainer.limit_train_batches'?"),
     ("modle=mlp", "error: unknown key 'modle': did you mean 'model'?"),
-    ("model=resnet", "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp"),
+    ("model=resnet", "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp, strided"),
     ("+model.batchnorm=true", "error: unknown key 'model.batchnorm' (--cfg job lists the keys)"),
     ("hydra/launcher=jobib", "error: hydra/launcher=jobib: no such hydra/launcher; choose from basic, joblib, submitit_local, submitit_slurm"),
     # keys below a value or a null: OmegaConf's own errors (not Hydra's) where Hydra composes them

@@ -63,7 +63,7 @@ def test_params_counts_a_network_of_a_config_dir(own_conf, capsys):
     assert rows[2:] == [["32", f"{two_layer_params(32):,}"], ["128", f"{two_layer_params(128):,}"]]
 
     assert params(["--config-dir", str(own_conf), "--help"]) == 0  # Hydra's help, with the config dir's options
-    assert "model: lenet, lenet_tiny, mlp, two_layer" in capsys.readouterr().out.splitlines()
+    assert "model: lenet, lenet_tiny, mlp, strided, two_layer" in capsys.readouterr().out.splitlines()
 
     assert params(["--config-dir", str(own_conf), "model=two_layer", "model.widht=8"]) == 2
     assert capsys.readouterr().err == "error: unknown key 'model.widht': did you mean 'model.width'?\n"

@@ -41,7 +41,9 @@ def test_expansion_covers_every_combination():
 
 def test_unknown_option_is_a_short_error(capsys):
     assert main(["model=resnet"]) == 2
-    assert capsys.readouterr().err == "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp\n"
+    assert (
+        capsys.readouterr().err == "error: model=resnet: no such model; choose from lenet, lenet_tiny, mlp, strided\n"
+    )
 
 
 def test_a_network_too_deep_for_the_image_is_refused_in_one_line(capsys):

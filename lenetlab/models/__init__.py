@@ -3,13 +3,22 @@ beyond ``hydra.utils.instantiate``). A config's ``_target_: lenetlab.models.LeNe
 
 from typing import TYPE_CHECKING
 
-from lenetlab.models.networks import MLP, LeNet, count_parameters, parameter_table
+from lenetlab.models.networks import MLP, LeNet, StridedNet, count_parameters, parameter_table
 from lenetlab.models.safe_checkpoint import CheckpointError, trust
 
 if TYPE_CHECKING:
     from lenetlab.models.classifier import Classifier
 
-__all__ = ["MLP", "CheckpointError", "Classifier", "LeNet", "count_parameters", "parameter_table", "trust"]
+__all__ = [
+    "MLP",
+    "CheckpointError",
+    "Classifier",
+    "LeNet",
+    "StridedNet",
+    "count_parameters",
+    "parameter_table",
+    "trust",
+]
 
 
 def __getattr__(name: str):

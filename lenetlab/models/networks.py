@@ -1,4 +1,4 @@
-"""The networks of the lab reports: a configurable LeNet and the 784-300-10 MLP."""
+"""The networks of the lab reports: a configurable LeNet and the 784-300-10 MLP; the speedrun's StridedNet."""
 
 from __future__ import annotations
 
@@ -109,6 +109,53 @@ def _channels_last(tensor: torch.Tensor) -> bool:
         nchw.insert(0, step)
         step *= size
     return tensor.stride() != tuple(nchw) and tensor.is_contiguous(memory_format=torch.channels_last)
+
+
+class StridedNet(LeNet):
+    """A strided stem convolution, then same-padded convolutions and one 2x2 pooling, then MLP layers.
+
+    The stem (``stem_filters`` of ``stem_kernel`` x ``stem_kernel``, stride ``stem_stride``, padding
+    ``(stem_kernel - 1) // 2``: 28 -> 14 at stride 2) does the first layer's work at a quarter of the positions
+    of a same-padded one; ``filters`` lists the widths of the ``kernel_size`` convolutions after it (each with
+    a ReLU), ``hidden`` the fully connected sizes, as in LeNet. The default is ``experiment=speedrun``'s network:
+    32 filters 4x4 stride 2, 32 filters 3x3, pooling, 128 hidden (211,914 parameters).
+    """
+
+    def __init__(
+        self,
+        stem_filters: int = 32,
+        stem_kernel: int = 4,
+        stem_stride: int = 2,
+        filters: int | Sequence[int] = (32,),
+        kernel_size: int = 3,
+        hidden: Sequence[int] = (128,),
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 28,
+        dropout: float = 0.0,
+    ):
+        padding = (stem_kernel - 1) // 2
+        size = (image_size + 2 * padding - stem_kernel) // stem_stride + 1
+        if size < 2:
+            raise ValueError(f"stem_kernel={stem_kernel}, stem_stride={stem_stride}: nothing left of the image")
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, stem_filters, stem_kernel, stride=stem_stride, padding=padding),
+            nn.ReLU(),
+        ]
+        channels = stem_filters
+        for width in _as_list(filters):
+            layers += [nn.Conv2d(channels, width, kernel_size, padding=kernel_size // 2), nn.ReLU()]
+            channels = width
+        layers += [nn.MaxPool2d(2), nn.Flatten()]
+        features = channels * (size // 2) ** 2
+        for width in _as_list(hidden):
+            layers += [nn.Linear(features, width), nn.ReLU()]
+            features = width
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(features, num_classes))
+        nn.Sequential.__init__(self, *layers)  # LeNet's forward and channels_last, not its layers
+        self.input_shape = (in_channels, image_size, image_size)
 
 
 class MLP(nn.Sequential):

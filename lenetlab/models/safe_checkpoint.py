@@ -20,8 +20,10 @@ import torch
 LENETLAB_TARGETS = (
     "lenetlab.models.LeNet",
     "lenetlab.models.MLP",
+    "lenetlab.models.StridedNet",
     "lenetlab.models.networks.LeNet",
     "lenetlab.models.networks.MLP",
+    "lenetlab.models.networks.StridedNet",
     "lenetlab.data.MNISTDataModule",
     "lenetlab.data.mnist.MNISTDataModule",
 )

@@ -1,0 +1,111 @@
+"""``experiment=speedrun`` as a plain PyTorch loop, to time lenetlab's overhead on it (docs/speedrun.md).
+
+The same network (``lenetlab.models.StridedNet``, or ``--lenet``), data split (55,000 / 5,000, seed 42),
+normalization, shuffling, one-cycle SGD with Nesterov momentum, batch 128, label smoothing 0.1, bfloat16
+autocast (``--fp32``: off), channels_last and threads as the lenetlab run; over in-memory tensors, no Lightning.
+It validates once after the epoch and tests once, and prints one JSON line:
+
+    LENETLAB_DATA_DIR=... python scripts/speedrun_plain.py --seed 0
+
+``fit_s`` is the training epoch and the validation (what lenetlab's ``fit_s`` covers), ``startup_s`` the
+process's start to the first step, ``wall_s`` the process's start to the end of the test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux's /proc, to 10 ms), as lenetlab's EpochTimer counts them."""
+    stat, uptime = Path("/proc/self/stat").read_text(), Path("/proc/uptime").read_text()
+    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return float(uptime.split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lenet", action="store_true", help="the lab's LeNet instead of StridedNet")
+    parser.add_argument("--fp32", action="store_true", help="no bfloat16 autocast")
+    parser.add_argument("--val-size", type=int, default=5000, help="training images held out (lenetlab's default)")
+    parser.add_argument("--data", default=os.environ.get("LENETLAB_DATA_DIR", "data"))
+    args = parser.parse_args(argv)
+
+    import torch
+    import torch.nn.functional as F
+    from torchvision.datasets import MNIST
+
+    from lenetlab.models.networks import LeNet, StridedNet
+
+    def pixels(x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255).unsqueeze(1)
+
+    train, test = MNIST(args.data, train=True), MNIST(args.data, train=False)
+    order = torch.randperm(len(train.data), generator=torch.Generator().manual_seed(42))
+    x, y = pixels(train.data[order[args.val_size :]]), train.targets[order[args.val_size :]]
+    mean, std = x.mean().item(), x.std().item()
+    splits = {
+        "train": ((x - mean) / std, y),
+        "val": ((pixels(train.data[order[: args.val_size]]) - mean) / std, train.targets[order[: args.val_size]]),
+        "test": ((pixels(test.data) - mean) / std, test.targets),
+    }
+
+    torch.manual_seed(args.seed)
+    net = (LeNet() if args.lenet else StridedNet()).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    batches = -(-len(x) // 128)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.2, total_steps=args.epochs * batches, pct_start=0.25, final_div_factor=1e4
+    )
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.fp32)
+
+    def accuracy(split: str) -> float:
+        net.eval()
+        xs, ys = splits[split]
+        with torch.inference_mode(), autocast:
+            right = sum(
+                (net(xs[i : i + 1000]).argmax(1) == ys[i : i + 1000]).sum().item() for i in range(0, len(xs), 1000)
+            )
+        net.train()
+        return right / len(xs)
+
+    startup_s = None
+    start = time.perf_counter()
+    for epoch in range(args.epochs):
+        shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed * 100_003 + epoch))
+        xs, ys = splits["train"]
+        for i in range(0, len(xs), 128):
+            index = shuffled[i : i + 128]
+            if startup_s is None:
+                startup_s = process_age_s()
+            with autocast:
+                loss = F.cross_entropy(net(xs.index_select(0, index)), ys.index_select(0, index), label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        val_acc = accuracy("val")
+    fit_s = time.perf_counter() - start
+    result = {
+        "net": "LeNet" if args.lenet else "StridedNet",
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "val_acc": val_acc,
+        "test_acc": accuracy("test"),
+        "fit_s": fit_s,
+        "startup_s": startup_s,
+        "wall_s": process_age_s(),
+        "threads": torch.get_num_threads(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

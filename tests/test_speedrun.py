@@ -1,0 +1,71 @@
+"""``experiment=speedrun``: the fastest honest 99% on the CPU (issue 31, docs/speedrun.md)."""
+
+import json
+
+import pytest
+from conftest import FAST
+from test_experiments import compose_experiment
+
+# a shortened epoch of the speedrun on the synthetic data: everything of FAST but its batch size and epochs
+SHORT = [o for o in FAST if not o.startswith(("data.batch_size", "trainer.max_epochs"))]
+
+
+def test_speedrun_fixes_every_setting_in_its_config():
+    cfg = compose_experiment("experiment=speedrun")
+    assert cfg.model._target_ == "lenetlab.models.StridedNet"
+    assert (cfg.model.stem_filters, cfg.model.stem_kernel, cfg.model.stem_stride) == (32, 4, 2)
+    assert (list(cfg.model.filters), list(cfg.model.hidden)) == ([32], [128])
+    assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.nesterov and cfg.optimizer.momentum > 0
+    assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.OneCycleLR" and cfg.scheduler.total_steps is None
+    assert (cfg.data.batch_size, cfg.label_smoothing, cfg.trainer.precision) == (128, 0.1, "bf16-mixed")
+    # the usual validation split, the whole training set, one epoch: no setting left to the test set
+    assert (cfg.data.val_size, cfg.data.full_train, cfg.data.augment) == (5000, False, 0.0)
+    assert cfg.trainer.max_epochs == 1 and cfg.trainer.limit_train_batches is None
+    assert cfg.channels_last == "auto" and cfg.steps_per_call == "auto"
+
+
+def test_speedrun_takes_the_labs_lenet_with_its_recipe():
+    cfg = compose_experiment("experiment=speedrun", "model=lenet")
+    assert cfg.model._target_ == "lenetlab.models.LeNet" and list(cfg.model.filters) == [16, 16]
+    assert (cfg.data.batch_size, cfg.trainer.precision, cfg.optimizer.nesterov) == (128, "bf16-mixed", True)
+
+
+def test_speedrun_runs_a_shortened_epoch_on_synthetic_data(run_main, tmp_path):
+    out = tmp_path / "run"
+    result = run_main(
+        "lenetlab.train", "experiment=speedrun", *SHORT, "trainer.limit_train_batches=6", f"hydra.run.dir={out}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished"
+    assert status["hparams"]["precision"] == "bf16-mixed" and status["hparams"]["params"] == 211_914
+    metrics = status["metrics"]
+    assert metrics["epochs"] == 1 and metrics["fit_s"] > 0
+    assert metrics["best_val_error"] is not None and metrics["test_acc"] is not None  # validated once, tested once
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # an epoch of 55,000 images, slower on a CPU without bfloat16
+def test_one_seed_of_the_speedrun_reaches_98_8_percent_on_real_mnist(run_main, real_mnist, tmp_path):
+    out = tmp_path / "run"
+    args = ["experiment=speedrun", "trainer.accelerator=cpu", "callbacks.progress_bar=null", "seed=0"]
+    result = run_main("lenetlab.train", *args, f"hydra.run.dir={out}", data_dir=real_mnist)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "status.json").read_text())["metrics"]
+    assert metrics["epochs"] == 1
+    assert metrics["test_acc"] >= 0.988
+
+
+def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    command = [sys.executable, str(ROOT / "scripts" / "speedrun_plain.py"), "--val-size=200", f"--data={fake_mnist}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["net"], result["epochs"], result["seed"]) == ("StridedNet", 1, 0)
+    assert result["test_acc"] > 0.5 and result["val_acc"] > 0.5  # the synthetic digits are easy
+    assert 0 < result["startup_s"] < result["wall_s"] and 0 < result["fit_s"] < result["wall_s"]
