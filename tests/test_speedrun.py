@@ -21,7 +21,7 @@ def test_speedrun_fixes_every_setting_in_its_config():
     # the usual validation split, the whole training set, one epoch: no setting left to the test set
     assert (cfg.data.val_size, cfg.data.full_train, cfg.data.augment) == (5000, False, 0.0)
     assert cfg.trainer.max_epochs == 1 and cfg.trainer.limit_train_batches is None
-    assert cfg.channels_last == "auto" and cfg.steps_per_call == "auto"
+    assert cfg.channels_last == "auto"
 
 
 def test_speedrun_takes_the_labs_lenet_with_its_recipe():
