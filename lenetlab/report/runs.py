@@ -80,8 +80,6 @@ class Run:
 def find_run_dirs(root: Path) -> list[Path]:
     """Every run below ``root``: Hydra job dirs and any dir holding ``status.json`` or TensorBoard events."""
     marked = {p.parent for pattern in (STATUS_FILE, EVENTS) for p in root.glob(f"**/{pattern}")}
-    # the event file at the root of a sweep written before the experiment moved into its first job: not a run
-    marked -= {p.parent for p in root.glob(f"**/{SWEEP_FILE}") if not (p.parent / STATUS_FILE).is_file()}
     dirs = marked | set(job_dirs(root))
     # a Hydra dir that only holds other runs (lenetlab.search's own) is not a run itself
     return sorted(d for d in dirs if d in marked or not any(d in other.parents for other in dirs))
@@ -170,7 +168,7 @@ def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
     events.Reload()
     points: dict[str, dict[int, float]] = {}
     # a metric's points under its old tag (a run resumed after the tags were renamed) first, the new tag's win
-    for tag in sorted(events.Tags()["scalars"], key=lambda tag: metric_name(tag) != tag):
+    for tag in events.Tags()["scalars"]:
         points.setdefault(metric_name(tag), {}).update((e.step, e.value) for e in events.Scalars(tag))
     curves = {metric: sorted(values.items()) for metric, values in points.items()}
     hparams = {}

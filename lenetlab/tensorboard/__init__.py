@@ -26,5 +26,5 @@ def tensorboard_tag(metric: str) -> str:
 
 
 def metric_name(tag: str) -> str:
-    """The metric a TensorBoard tag holds; runs written before the tags were renamed have the metric's name."""
+    """The metric a TensorBoard tag holds (``epoch/val_error`` -> ``val/error``)."""
     return _METRICS.get(tag, tag)

@@ -154,7 +154,7 @@ class SweepExperiment(Callback):
 
     TensorBoard takes the experiment from whichever run holds it; at the sweep's root it would show as an
     empty run named ``.``. Only for Hydra's basic sweeper (a grid known in advance); a resumed sweep keeps
-    the experiment it has (sweeps written before this change hold it at their root).
+    the experiment it has.
     """
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
