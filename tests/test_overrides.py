@@ -124,7 +124,7 @@ finally:
     ("override", "message"),
     [
         ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
-        ("model=lenett", "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp"),
+        ("model=lenett", "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp, strided"),
     ],
 )
 def test_a_typo_is_refused_before_torch_is_imported(tmp_path, override, message):
