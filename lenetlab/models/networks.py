@@ -44,7 +44,47 @@ def _check_lenet(filters, kernel_size: int, hidden, image_size: int, dropout: fl
         raise not_accepted("dropout", dropout, "a number in [0, 1)")
 
 
-class LeNet(nn.Sequential):
+def dense_layers(features: int, hidden, dropout: float, num_classes: int) -> list[nn.Module]:
+    """The fully connected end of a network: ``hidden`` ReLU layers, dropout where it drops something, the classes."""
+    layers: list[nn.Module] = []
+    for width in _as_list(hidden):
+        layers += [nn.Linear(features, width), nn.ReLU()]
+        features = width
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return [*layers, nn.Linear(features, num_classes)]
+
+
+class ConvNet(nn.Sequential):
+    """A stack of layers whose convolutions may run in channels_last: the batch is given their layout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers in order; a batch in the layout of the convolution weights (channels_last or not)."""
+        if self.channels_last() and not _channels_last(x):
+            # copied, not x.contiguous(...): with one channel NCHW counts as channels_last already, unmarked
+            x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
+        return super().forward(x)
+
+    def channels_last(self) -> bool:
+        """Whether the convolution weights were put in channels_last (``net.to(memory_format=...)``).
+
+        A convolution takes its layout from its input or its weight; a 1x1 kernel over one input channel
+        has the same strides in both layouts, so with 1x1 kernels the first layers ran in NCHW (pooling
+        several times slower, copies between layouts): given the batch in channels_last, they do not.
+        """
+        return any(_channels_last(m.weight) for m in self if isinstance(m, nn.Conv2d))
+
+
+def _channels_last(tensor: torch.Tensor) -> bool:
+    """The 4-d tensor's strides are NHWC's and not NCHW's (a 1x1 kernel's, or one channel's, can be both)."""
+    nchw, step = [], 1
+    for size in reversed(tensor.shape):
+        nchw.insert(0, step)
+        step *= size
+    return tensor.stride() != tuple(nchw) and tensor.is_contiguous(memory_format=torch.channels_last)
+
+
+class LeNet(ConvNet):
     """Conv(k x k, same padding) -> ReLU -> MaxPool(2) per entry of ``filters``, then MLP layers.
 
     ``filters`` is an int (two conv layers of that width) or one width per conv layer;
@@ -74,44 +114,12 @@ class LeNet(nn.Sequential):
                 nn.MaxPool2d(2),
             ]
             channels, size = width, size // 2
-        layers.append(nn.Flatten())
-        features = channels * size * size
-        for width in _as_list(hidden):
-            layers += [nn.Linear(features, width), nn.ReLU()]
-            features = width
-        if dropout > 0:  # a Dropout layer only where it drops something
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(features, num_classes))
+        layers += [nn.Flatten(), *dense_layers(channels * size * size, hidden, dropout, num_classes)]
         super().__init__(*layers)
         self.input_shape = (in_channels, image_size, image_size)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The layers in order; a batch in the layout of the convolution weights (channels_last or not)."""
-        if self.channels_last() and not _channels_last(x):
-            # copied, not x.contiguous(...): with one channel NCHW counts as channels_last already, unmarked
-            x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
-        return super().forward(x)
 
-    def channels_last(self) -> bool:
-        """Whether the convolution weights were put in channels_last (``net.to(memory_format=...)``).
-
-        A convolution takes its layout from its input or its weight; a 1x1 kernel over one input channel
-        has the same strides in both layouts, so with 1x1 kernels the first layers ran in NCHW (pooling
-        several times slower, copies between layouts): given the batch in channels_last, they do not.
-        """
-        return any(_channels_last(m.weight) for m in self if isinstance(m, nn.Conv2d))
-
-
-def _channels_last(tensor: torch.Tensor) -> bool:
-    """The 4-d tensor's strides are NHWC's and not NCHW's (a 1x1 kernel's, or one channel's, can be both)."""
-    nchw, step = [], 1
-    for size in reversed(tensor.shape):
-        nchw.insert(0, step)
-        step *= size
-    return tensor.stride() != tuple(nchw) and tensor.is_contiguous(memory_format=torch.channels_last)
-
-
-class StridedNet(LeNet):
+class StridedNet(ConvNet):
     """A strided stem convolution, then same-padded convolutions and one 2x2 pooling, then MLP layers.
 
     The stem (``stem_filters`` of ``stem_kernel`` x ``stem_kernel``, stride ``stem_stride``, padding
@@ -146,15 +154,12 @@ class StridedNet(LeNet):
         for width in _as_list(filters):
             layers += [nn.Conv2d(channels, width, kernel_size, padding=kernel_size // 2), nn.ReLU()]
             channels = width
-        layers += [nn.MaxPool2d(2), nn.Flatten()]
-        features = channels * (size // 2) ** 2
-        for width in _as_list(hidden):
-            layers += [nn.Linear(features, width), nn.ReLU()]
-            features = width
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(features, num_classes))
-        nn.Sequential.__init__(self, *layers)  # LeNet's forward and channels_last, not its layers
+        layers += [
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            *dense_layers(channels * (size // 2) ** 2, hidden, dropout, num_classes),
+        ]
+        super().__init__(*layers)
         self.input_shape = (in_channels, image_size, image_size)
 
 
