@@ -68,6 +68,7 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
         for name, hparam in HPARAM_OF.items():
             assert float(status["hparams"][hparam]) == pytest.approx(float(row[f"params_{name}"]))
         assert [step for step, _ in scalars(run)["val/error"]] == [0]
+        assert row["user_attrs_run_dir"] == run.name  # relative to the search folder: no path of this machine
         assert "test_error" not in status["metrics"] and "test/error" not in scalars(run)  # chosen by validation only
     assert {"history.png", "params.png"} <= {p.name for p in out.glob("*.png")}
     for png in out.glob("*.png"):  # the report's resolution
@@ -79,7 +80,7 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
     best = min(rows, key=lambda r: float(r["best_val_error"]))
     assert f"best: trial {best['number']}" in result.stdout
     final = json.loads((out / "final.json").read_text())
-    assert final["trial"] == int(best["number"])
+    assert (final["trial"], final["run_dir"]) == (int(best["number"]), "final")
     final_status = read_status(out / "final")
     assert final_status["metrics"]["test_error"] == final["test_error"] is not None  # the one run tested
     assert final_status["metrics"]["best_val_error"] is None  # no validation: its images were trained on
@@ -92,7 +93,11 @@ def test_search_writes_trials_best_figures_and_a_final_test_run(run_main, tmp_pa
     assert study_of(out).metric_names == ["val_error"]  # optuna-dashboard's name for the objective
     assert "could not find the monitored key" not in result.stdout + result.stderr  # the final run validates nothing
 
-    # best.yaml is a config lenetlab.train runs as it is
+    # best.yaml is a config lenetlab.train runs as it is, its command relative to where the search ran
+    assert (
+        f"python -m lenetlab.train --config-dir {os.path.relpath(out)} --config-name best"
+        in (out / "best.yaml").read_text()
+    )
     run = tmp_path / "best-run"
     trained = run_main("lenetlab.train", "--config-dir", str(out), "--config-name", "best", f"hydra.run.dir={run}")
     assert trained.returncode == 0, trained.stderr[-3000:]

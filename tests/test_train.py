@@ -32,30 +32,15 @@ def test_run_logs_one_point_per_epoch_and_writes_status(run_main, tmp_path):
 
 
 def test_hparams_are_logged_without_placeholder_points(run_main, tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
+    from lenetlab.report.runs import read_events
 
     out = tmp_path / "run"
     assert run_main("lenetlab.train", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={out}").returncode == 0
-    values = {}
-    for events in out.glob("events.out.tfevents.*"):
-        accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
-        accumulator.Reload()
-        try:
-            contents = accumulator.PluginTagToContent("hparams").values()
-        except KeyError:  # this event file holds no hparams
-            continue
-        for content in contents:
-            data = plugin_data_pb2.HParamsPluginData.FromString(content)
-            if data.HasField("session_start_info"):
-                values = {k: v for k, v in data.session_start_info.hparams.items()}
-    assert values["lr"].number_value == 0.1
-    assert values["filters"].number_value == 16
-    assert values["params"].number_value == 104_250
-    assert values["optimizer"].string_value == "SGD"
-    assert values["accelerator"].string_value == "cpu"
-    assert values["status"].string_value == "finished"
-    assert [step for step, _ in scalars(out)["val/error"]] == [0]
+    assert len(list(out.glob("events.out.tfevents.*"))) == 1 and not (out / "hparams.yaml").exists()
+    curves, values = read_events(out)  # TensorBoard's HParams entry of the run
+    expected = {"lr": 0.1, "filters": 16, "params": 104_250, "optimizer": "SGD", "accelerator": "cpu"}
+    assert {key: values[key] for key in expected} == expected and values["status"] == "finished"
+    assert [step for step, _ in curves["val/error"]] == [0] and "hp_metric" not in curves
 
 
 def test_multirun_writes_one_directory_per_override(run_main, tmp_path):

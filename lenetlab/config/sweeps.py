@@ -44,29 +44,19 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     return expand_sweep(sweep_arguments(config))[1]
 
 
-_composed: dict[tuple, list[DictConfig]] = {}  # the last sweep's job configs, by what they are composed from
-
-
 def job_configs(config: DictConfig) -> list[DictConfig]:
     """Each job's config in a basic-sweeper multirun of ``config``, composed as Hydra's launcher composes it.
 
-    Called inside the Hydra app (whose search path ``compose`` uses): the start checks compose them before the
-    sweep and the HParams experiment as its first job starts; the second call of the same sweep in a process
-    gets the first's configs, not a second composition.
+    Called inside the Hydra app, whose search path ``compose`` uses (the start checks, before the sweep).
     """
     from hydra import compose
 
-    hydra, jobs = config.hydra, sweep_jobs(config)
-    sources = str(hydra.runtime.get("config_sources"))
-    key = (hydra.job.config_name, sources, tuple(hydra.overrides.hydra), tuple(map(tuple, jobs)))
-    if key not in _composed:
-        _composed.clear()
-        _composed[key] = []
-        for job in jobs:
-            job_config = compose(hydra.job.config_name, [*hydra.overrides.hydra, *job], return_hydra_config=True)
-            OmegaConf.copy_cache(from_config=config, to_config=job_config)  # the same ${now:} as the sweep's
-            _composed[key].append(job_config)
-    return _composed[key]
+    hydra, configs = config.hydra, []
+    for job in sweep_jobs(config):
+        job_config = compose(hydra.job.config_name, [*hydra.overrides.hydra, *job], return_hydra_config=True)
+        OmegaConf.copy_cache(from_config=config, to_config=job_config)  # the same ${now:} as the sweep's
+        configs.append(job_config)
+    return configs
 
 
 def varying_keys(arguments: list[str]) -> list[str]:

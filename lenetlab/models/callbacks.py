@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from lenetlab.models.classifier import write_at_train_epoch_end
+from lenetlab.models.classifier import log_epoch_values
 
 
 def _synchronize(device: torch.device) -> None:
@@ -93,7 +93,7 @@ class EpochTimer(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._stop(pl_module)
         if self.epoch_times:
-            write_at_train_epoch_end(pl_module, {"time/train_epoch_s": self.epoch_times[-1]})
+            log_epoch_values(trainer, {"time/train_epoch_s": self.epoch_times[-1]}, trainer.current_epoch)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or self._fit_start is None:  # a validation outside fit is not on the clock
@@ -106,8 +106,7 @@ class EpochTimer(L.Callback):
             if accuracy is not None and float(accuracy) >= target and name not in self.reached:
                 self.reached[name] = (trainer.current_epoch + 1, seconds)
                 metrics[f"time/to_{name}_s"] = seconds
-        for logger in trainer.loggers:
-            logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, step=trainer.global_step)
+        log_epoch_values(trainer, metrics, trainer.current_epoch)
 
     def _fit_elapsed(self) -> float:
         running = time.perf_counter() - self._fit_start if self._fit_start is not None else 0.0
@@ -116,8 +115,7 @@ class EpochTimer(L.Callback):
     def on_fit_end(self, trainer, pl_module) -> None:
         self.fit_s = self._fit_before = self._fit_elapsed()
         self._fit_start = None
-        for logger in trainer.loggers:
-            logger.log_metrics({"time/fit_s": self.fit_s}, step=max(trainer.current_epoch - 1, 0))
+        log_epoch_values(trainer, {"time/fit_s": self.fit_s}, max(trainer.current_epoch - 1, 0))  # the last epoch's
 
     def on_test_start(self, trainer, pl_module) -> None:
         _synchronize(pl_module.device)
@@ -128,8 +126,7 @@ class EpochTimer(L.Callback):
         metrics = {"time/test_s": time.perf_counter() - self._test_start}
         if pl_module.device.type == "cuda":
             metrics["memory/gpu_peak_mb"] = torch.cuda.max_memory_allocated(pl_module.device) / 2**20
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=max(trainer.current_epoch - 1, 0))
+        log_epoch_values(trainer, metrics, max(trainer.current_epoch - 1, 0))
 
     def summary(self) -> dict[str, float | None]:
         """First-epoch, steady-state mean per epoch and whole-fit seconds; process start to first step."""

@@ -78,17 +78,16 @@ def as_config(value: Any) -> Any:
     return value
 
 
-def write_at_train_epoch_end(module: L.LightningModule, metrics: dict[str, torch.Tensor | float]) -> None:
-    """Write a training epoch's end values to the loggers at once, as Lightning writes epoch values (at the global
-    step, with the ``epoch``), and save them.
+def log_epoch_values(trainer: L.Trainer, metrics: dict[str, torch.Tensor | float], epoch: int) -> None:
+    """Write ``metrics`` of ``epoch`` to the trainer's loggers now, with the epoch (lenetlab's x-axis), and flush.
 
-    Lightning would write them only after the epoch's checkpoints; a run killed in between would resume
-    after that epoch with its points missing. They also go to ``trainer.callback_metrics`` (for callbacks).
+    For the values an epoch yields outside Lightning's aggregation over batches (its mean training loss, its
+    timings). Lightning would write the training epoch's values only after that epoch's checkpoints; written
+    here, every point of an epoch is on disk before its checkpoint, and a resumed run misses none.
     """
-    module.log_dict(metrics, on_step=False, on_epoch=True, logger=False)
     values = {name: float(value) for name, value in metrics.items()}
-    for logger in module.loggers:
-        logger.log_metrics({**values, "epoch": module.current_epoch}, step=module.global_step)
+    for logger in trainer.loggers:
+        logger.log_metrics({**values, "epoch": epoch}, step=trainer.global_step)
         logger.save()
 
 
@@ -208,7 +207,8 @@ class Classifier(L.LightningModule):
         loss = self._loss_sum / self._loss_count.clamp(min=1)
         if not torch.isfinite(loss):
             raise DivergedError(f"training loss is {loss.item()} at the end of epoch {self.current_epoch}")
-        write_at_train_epoch_end(self, {"train/loss": loss})
+        self.log("train/loss", loss, logger=False)  # for callbacks (``trainer.callback_metrics``)
+        log_epoch_values(self.trainer, {"train/loss": loss}, self.current_epoch)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch

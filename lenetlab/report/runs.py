@@ -159,7 +159,7 @@ def epoch_fraction(path: Path) -> float:
 def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
     """The scalar curves by metric name (one value per step, the last written wins) and the HParams of a run dir."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.plugins.hparams import metadata
 
     if not any(path.glob(EVENTS)):
         return {}, {}
@@ -171,15 +171,12 @@ def read_events(path: Path) -> tuple[dict[str, list[tuple[int, float]]], dict]:
     for tag in events.Tags()["scalars"]:
         points.setdefault(metric_name(tag), {}).update((e.step, e.value) for e in events.Scalars(tag))
     curves = {metric: sorted(values.items()) for metric, values in points.items()}
-    hparams = {}
     try:
-        contents = events.PluginTagToContent("hparams").values()
+        session = events.PluginTagToContent("hparams").get(metadata.SESSION_START_INFO_TAG)
     except KeyError:  # no hparams logged (yet)
-        contents = []
-    for content in contents:
-        data = plugin_data_pb2.HParamsPluginData.FromString(content)
-        if data.HasField("session_start_info"):
-            hparams = {key: _plain(value) for key, value in data.session_start_info.hparams.items()}
+        session = None
+    values = metadata.parse_session_start_info_plugin_data(session).hparams if session else {}
+    hparams = {key: _plain(value) for key, value in values.items()}
     return curves, hparams
 
 

@@ -49,7 +49,7 @@ def final_run(cfg: DictConfig, best: optuna.trial.FrozenTrial, space: dict, sear
         "test_error": result["metrics"].get("test_error"),
         "test_acc": result["metrics"].get("test_acc"),
         "epochs": result["metrics"]["epochs"],
-        "run_dir": result["output_dir"],
+        "run_dir": Path(result["output_dir"]).name,  # relative to the search directory
     }
     atomic_write_text(previous, json.dumps(record, indent=2) + "\n")
     return record

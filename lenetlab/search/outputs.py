@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def best_yaml(cfg: DictConfig, best: optuna.trial.FrozenTrial, values: dict, sea
     body = OmegaConf.create({"defaults": ["train", *({f"override /{g}": c} for g, c in choices.items()), "_self_"]})
     header = (
         f"# Best of study {cfg.search.study_name!r}: trial {best.number}, best val error {percent(best.value)}.\n"
-        f"# Retrain it:  python -m lenetlab.train --config-dir {search_dir} --config-name best\n"
+        f"# Retrain it:  python -m lenetlab.train --config-dir {os.path.relpath(search_dir)} --config-name best\n"
     )
     return header + OmegaConf.to_yaml(OmegaConf.merge(body, changed))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -43,10 +44,10 @@ class SearchStuck(RuntimeError):
 TRIAL_FAILURES = (SlotTaken, NoValidationError, torch.cuda.OutOfMemoryError)
 
 
-def _record_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+def _record_dead(search_dir: Path, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """A trial whose process died (marked FAIL by the heartbeat check): say so in its run directory."""
-    run_dir = Path(trial.user_attrs.get("run_dir", "/nonexistent"))
-    if run_dir.is_dir():
+    run_dir = search_dir / trial.user_attrs.get("run_dir", "")
+    if "run_dir" in trial.user_attrs and run_dir.is_dir():
         write_status(run_dir, "failed", reason="its process died: no heartbeat within search.grace_period")
 
 
@@ -75,7 +76,7 @@ def open_study(cfg: DictConfig, search_dir: Path) -> optuna.Study:
                     engine_kwargs=engine,
                     heartbeat_interval=s.heartbeat_interval,
                     grace_period=s.grace_period,
-                    heartbeat_stale_trial_callback=_record_dead,
+                    heartbeat_stale_trial_callback=functools.partial(_record_dead, search_dir),
                 )
                 break
             except sqlalchemy.exc.DBAPIError as error:  # workers creating the tables at once: the next try finds them
@@ -132,7 +133,7 @@ def make_objective(cfg: DictConfig, space: dict, search_dir: Path):
             raise SlotTaken(f"trial {trial.number}: the last of {n_trials} trials was started by another worker")
         values = {key: suggest(trial, name, dist) for name, (key, dist) in space.items()}
         run_dir = search_dir / f"trial_{trial.number}"
-        trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("run_dir", run_dir.name)  # relative to the search directory, which may move
         # a trial is chosen by its validation error: only the final run sees the test set
         run_cfg = run_config(cfg, {**values, "test": False}, run_dir)
         (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
@@ -186,7 +187,7 @@ def optimize(cfg: DictConfig, study: optuna.Study, search_dir: Path) -> None:
         if failed_in_a_row >= cfg.search.max_failed_in_a_row:
             raise SearchStuck(
                 f"the last {failed_in_a_row} trials failed (search.max_failed_in_a_row): "
-                f"see {ran[0].user_attrs['run_dir']}/status.json; fix the settings and run the same command to resume"
+                f"see {search_dir / ran[0].user_attrs['run_dir']}/status.json; fix the settings and run the same command to resume"
             )
 
 
