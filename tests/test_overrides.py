@@ -109,27 +109,42 @@ def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
         check_overrides("train", ["optimizer.lr=interval(0.1,1)"], multirun=True)
 
 
-# runs the command as `python -m` does, then names the heavy packages imported by the time it exits
+# runs a command as `python -m` does, then names the heavy packages imported by the time it exits
 WITHOUT_TORCH = """
 import runpy, sys
-sys.argv = ["lenetlab.train", *sys.argv[1:]]
+command = sys.argv.pop(1)
+sys.argv = [command, *sys.argv[1:]]
 try:
-    runpy.run_module("lenetlab.train", run_name="__main__", alter_sys=True)
+    runpy.run_module(command, run_name="__main__", alter_sys=True)
 finally:
     print("imported:", [m for m in ("torch", "lightning") if m in sys.modules], file=sys.stderr)
 """
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("command", "override", "message"),
     [
-        ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
-        ("model=lenett", "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp, strided"),
+        ("lenetlab.train", "optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
+        (
+            "lenetlab.train",
+            "model=lenett",
+            "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp, strided",
+        ),
+        (
+            "lenetlab.search",
+            "search.n_trails=3",
+            "error: unknown key 'search.n_trails': did you mean 'search.n_trials'?",
+        ),
+        ("lenetlab.reproduce", "studyy=x", "error: unknown key 'studyy': did you mean 'study'?"),
     ],
 )
-def test_a_typo_is_refused_before_torch_is_imported(tmp_path, override, message):
+def test_a_typo_is_refused_before_torch_is_imported(tmp_path, command, override, message):
     result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_TORCH, override], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", WITHOUT_TORCH, command, override],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert (result.returncode, result.stderr) == (2, f"{message}\nimported: []\n")
 

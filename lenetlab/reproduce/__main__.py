@@ -10,10 +10,6 @@ import hydra
 from omegaconf import DictConfig
 
 from lenetlab.config.overrides import checks_command_line
-from lenetlab.reproduce.claims import claim_rows
-from lenetlab.reproduce.paper import write_claims_csv, write_figures, write_paper
-from lenetlab.reproduce.results import read_measured
-from lenetlab.reproduce.studies import build, read_record, run_study, selected
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +22,8 @@ def gpu_name() -> str | None:
 
 def run_studies(cfg: DictConfig, out: Path) -> tuple[dict[str, str], list[str]]:
     """Run (resume, skip) the selected studies; return why each study without results has none, and the failed."""
+    from lenetlab.reproduce.studies import build, read_record, run_study, selected
+
     gpu, imported = gpu_name(), cfg.gpu_results is not None
     missing, failed = {}, []
     chosen = selected(cfg)
@@ -45,6 +43,12 @@ def run_studies(cfg: DictConfig, out: Path) -> tuple[dict[str, str], list[str]]:
 
 def reproduce(cfg: DictConfig) -> int:
     """Run the studies and write the reproduction; return the exit status (1 if a study failed)."""
+    # torch and Lightning are imported once the command line is checked: a typo is refused in a second
+    from lenetlab.reproduce.claims import claim_rows
+    from lenetlab.reproduce.paper import write_claims_csv, write_figures, write_paper
+    from lenetlab.reproduce.results import read_measured
+    from lenetlab.reproduce.studies import read_record
+
     out = Path(cfg.output_dir)
     missing, failed = run_studies(cfg, out)
     gpu_results = Path(cfg.gpu_results) if cfg.gpu_results else None
