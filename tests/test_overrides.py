@@ -112,24 +112,35 @@ def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
 # runs the command as `python -m` does, then names the heavy packages imported by the time it exits
 WITHOUT_TORCH = """
 import runpy, sys
-sys.argv = ["lenetlab.train", *sys.argv[1:]]
+command, sys.argv = sys.argv[1], sys.argv[1:]
 try:
-    runpy.run_module("lenetlab.train", run_name="__main__", alter_sys=True)
+    runpy.run_module(command, run_name="__main__", alter_sys=True)
 finally:
     print("imported:", [m for m in ("torch", "lightning") if m in sys.modules], file=sys.stderr)
 """
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("command", "override", "message"),
     [
-        ("optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
-        ("model=lenett", "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp, strided"),
+        ("lenetlab.train", "optimzer.lr=0.1", "error: unknown key 'optimzer.lr': did you mean 'optimizer.lr'?"),
+        (
+            "lenetlab.train",
+            "model=lenett",
+            "error: model=lenett: no such model; choose from lenet, lenet_tiny, mlp, strided",
+        ),
+        ("lenetlab.evaluate", "spilt=val", "error: unknown key 'spilt': did you mean 'split'?"),
+        ("lenetlab.predict", "imagse=digits", "error: unknown key 'imagse': did you mean 'images'?"),
+        ("lenetlab.export", "tolerence=1", "error: unknown key 'tolerence': did you mean 'tolerance'?"),
     ],
 )
-def test_a_typo_is_refused_before_torch_is_imported(tmp_path, override, message):
+def test_a_typo_is_refused_before_torch_is_imported(tmp_path, command, override, message):
     result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_TORCH, override], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", WITHOUT_TORCH, command, override],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert (result.returncode, result.stderr) == (2, f"{message}\nimported: []\n")
 
