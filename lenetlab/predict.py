@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, TensorDataset
 
 from lenetlab.config import ConfigError
 from lenetlab.config.overrides import checks_command_line
-from lenetlab.data.images import load_images
-from lenetlab.models.classifier import CheckpointError
 from lenetlab.output.atomic import atomic_file
-from lenetlab.run.checkpoints import Trained, find_checkpoints, inference_trainer, load_models, refusing_bad_input
+
+if TYPE_CHECKING:
+    import torch
+
+    from lenetlab.trained import Trained
 
 
 def predict(trained: Trained, images: torch.Tensor, cfg: DictConfig) -> torch.Tensor:
     """Each image's class probabilities (N x classes), computed in batches on ``cfg.trainer``'s device."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lenetlab.trained import inference_trainer
+
     batches = DataLoader(TensorDataset(images), batch_size=cfg.batch_size)
     return torch.cat(inference_trainer(cfg).predict(trained.model, batches)).float().cpu()
 
@@ -39,6 +45,12 @@ def write_csv(path: Path, names: list[str], probabilities: torch.Tensor) -> None
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: the model and the images are read (and bad input refused) before anything is written."""
+    # torch and Lightning are imported once the command line is checked: a typo is refused in a second
+    from lenetlab.config.validation import refusing_bad_input
+    from lenetlab.data.images import load_images
+    from lenetlab.models.safe_checkpoint import CheckpointError
+    from lenetlab.trained import find_checkpoints, load_models
+
     with refusing_bad_input():
         if not cfg.checkpoint or not cfg.images:
             raise ConfigError(

@@ -1,4 +1,8 @@
-"""The package's layers: every import inside lenetlab runs downward (or within its own layer)."""
+"""The package's layers: every import inside lenetlab runs downward (or within its own layer).
+
+The package's face, ``lenetlab/__init__.py``, is below them all: every import of a lenetlab module runs it
+first, so it imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ LAYERS = {
     "config": 2,
     "tensorboard": 3,
     "run": 4,
+    "trained": 4,
     "train": 5,
     "evaluate": 5,
     "predict": 5,
@@ -29,12 +34,13 @@ LAYERS = {
     "report": 6,
     "reproduce": 6,
 }
+FACE = -1  # the layer of ``lenetlab`` itself
 
 
-def layer_of(module: str) -> int | None:
-    """The layer of ``lenetlab.x.y`` (that of ``x``); None for the package's face ``lenetlab`` itself."""
+def layer_of(module: str) -> int:
+    """The layer of ``lenetlab.x.y`` (that of ``x``); FACE for the package's face ``lenetlab`` itself."""
     parts = module.split(".")
-    return LAYERS[parts[1]] if len(parts) > 1 else None
+    return LAYERS[parts[1]] if len(parts) > 1 else FACE
 
 
 def module_name(path: Path) -> str:
@@ -48,6 +54,9 @@ def lenetlab_imports(tree: ast.AST) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module == "lenetlab" and node.level == 0:
+            # from lenetlab import run: the module run, else a name of the face (CONF_DIR)
+            found += [(node.lineno, f"lenetlab.{a.name}" if a.name in LAYERS else "lenetlab") for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.lineno, node.module))
     return [(line, name) for line, name in found if name == "lenetlab" or name.startswith("lenetlab.")]
@@ -56,12 +65,10 @@ def lenetlab_imports(tree: ast.AST) -> list[tuple[int, str]]:
 def upward_imports(importer: str, source: str) -> list[str]:
     """Each import in the source of module ``importer`` that reaches a layer above its own, as ``line: a imports b``."""
     own = layer_of(importer)
-    if own is None:  # lenetlab/__init__.py, the package's face, may import any layer
-        return []
     return [
         f"{line}: {importer} imports {imported}"
         for line, imported in lenetlab_imports(ast.parse(source))
-        if (layer_of(imported) or 0) > own
+        if layer_of(imported) > own
     ]
 
 
@@ -91,8 +98,22 @@ def test_imports_run_only_downward():
         ("from lenetlab.output import percent\n", False),
         ("from lenetlab.config.sweeps import expand_sweep\n", False),
         ("from lenetlab import CONF_DIR\n", False),
+        ("from lenetlab import run\n", True),
     ],
 )
 def test_an_upward_import_is_found(source, upward):
     """The check itself: from config/, an import of run/ or tensorboard/ is reported, of output/ or config/ not."""
     assert bool(upward_imports("lenetlab.config.overrides", source)) is upward
+
+
+@pytest.mark.parametrize(
+    ("source", "upward"),
+    [
+        ("import lenetlab.output\n", True),
+        ("def f():\n    from lenetlab import models\n", True),
+        ("from importlib.metadata import version\n", False),
+    ],
+)
+def test_the_face_imports_no_layer(source, upward):
+    """``lenetlab/__init__.py`` is checked too: an import of any lenetlab module from it is reported."""
+    assert bool(upward_imports("lenetlab", source)) is upward

@@ -1,4 +1,4 @@
-"""lenetlab.run.onnx_export: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
+"""lenetlab.export.onnx: an ONNX model of raw pixels that onnxruntime runs to torch's logits."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from lenetlab.export.onnx import export_onnx, onnx_logits
 from lenetlab.models import MLP, LeNet
-from lenetlab.run.onnx_export import export_onnx, onnx_logits
 
 MEAN, STD = 0.1307, 0.3081
 NETS = ["lenet", "mlp", "channels_last_with_dropout_in_training_mode", "compiled"]

@@ -112,8 +112,7 @@ def test_a_grid_sweep_takes_lists_ranges_and_choices_only():
 # runs a command as `python -m` does, then names the heavy packages imported by the time it exits
 WITHOUT_TORCH = """
 import runpy, sys
-command = sys.argv.pop(1)
-sys.argv = [command, *sys.argv[1:]]
+command, sys.argv = sys.argv[1], sys.argv[1:]
 try:
     runpy.run_module(command, run_name="__main__", alter_sys=True)
 finally:
@@ -136,6 +135,9 @@ finally:
             "error: unknown key 'search.n_trails': did you mean 'search.n_trials'?",
         ),
         ("lenetlab.reproduce", "studyy=x", "error: unknown key 'studyy': did you mean 'study'?"),
+        ("lenetlab.evaluate", "spilt=val", "error: unknown key 'spilt': did you mean 'split'?"),
+        ("lenetlab.predict", "imagse=digits", "error: unknown key 'imagse': did you mean 'images'?"),
+        ("lenetlab.export", "tolerence=1", "error: unknown key 'tolerence': did you mean 'tolerance'?"),
     ],
 )
 def test_a_typo_is_refused_before_torch_is_imported(tmp_path, command, override, message):

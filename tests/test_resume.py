@@ -19,7 +19,7 @@ from lenetlab import CONF_DIR
 from lenetlab.config.overrides import hydra_quoted
 from lenetlab.models.callbacks import EpochTimer
 from lenetlab.output.atomic import atomic_write_text
-from lenetlab.run.checkpoints import AtomicCheckpointIO
+from lenetlab.output.atomic_checkpoint import AtomicCheckpointIO
 from lenetlab.run.resume import choose_output_dir
 from lenetlab.run.status import read_status
 

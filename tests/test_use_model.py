@@ -114,7 +114,7 @@ def test_predict_classifies_png_files_and_an_idx_file_alike(trained, here, fake_
 
 
 def test_export_writes_an_onnx_model_that_agrees_with_pytorch(trained, here, monkeypatch, capsys):
-    from lenetlab.run.onnx_export import onnx_logits
+    from lenetlab.export.onnx import onnx_logits
 
     run, output = trained / "run", here / "lenet.onnx"
     result = python_m(monkeypatch, capsys, "lenetlab.export", f"checkpoint={run}", f"output={output}")
@@ -208,7 +208,7 @@ def test_evaluate_reads_mnist_where_its_run_trained_when_no_folder_is_given(fake
     assert ", 200 images, " in result.stdout  # the synthetic test set it trained beside
 
     shutil.rmtree(data)  # gone, and the default folder holds no MNIST either: one line names both
-    monkeypatch.setattr("lenetlab.run.checkpoints.default_data_root", lambda: away / "data")
+    monkeypatch.setattr("lenetlab.trained.default_data_root", lambda: away / "data")
     result = python_m(monkeypatch, capsys, "lenetlab.evaluate", f"checkpoint={tmp_path / 'run'}")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"{data / 'MNIST' / 'raw'}, where" in result.stderr and str(away / "data" / "MNIST" / "raw") in result.stderr

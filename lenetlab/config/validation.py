@@ -6,11 +6,13 @@ The networks, the datamodule, the ``Classifier`` and the callbacks refuse their 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig
 
-from lenetlab.config import ConfigError
+from lenetlab.config import ConfigError, refuse
 from lenetlab.data.idx import IdxFormatError
 from lenetlab.data.mnist import DataNotFoundError
 from lenetlab.models.safe_checkpoint import CheckpointError
@@ -23,6 +25,15 @@ PRECISIONS += ("transformer-engine", "transformer-engine-float16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # what stops a start with a one-line message and exit status 2, not a traceback
 BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError, CheckpointError)
+
+
+@contextlib.contextmanager
+def refusing_bad_input() -> Iterator[None]:
+    """Turn bad input (a setting, a file, a checkpoint) into one line on stderr and exit status 2."""
+    try:
+        yield
+    except BAD_INPUT as error:
+        refuse(error)
 
 
 def require(ok: bool, key: str, value, accepted: str) -> None:

@@ -1,4 +1,4 @@
-"""The bottom layer: atomic file writes, figure files, and how numbers are shown to a person.
+"""The bottom layer: atomic file writes (checkpoints too), figure files, and how numbers are shown to a person.
 
 Files such as CSV and JSON keep full precision; :func:`percent` is for what a person reads.
 """

@@ -1,1 +1,1 @@
-"""Running a job: fit and test, checkpoints, resume, status and interruption, and the checks before a start."""
+"""Running a job: fit and test, resume, status and interruption, precision, and the checks before a start."""

@@ -17,8 +17,9 @@ from lenetlab.models.callbacks import EpochTimer
 from lenetlab.models.classifier import Classifier, DivergedError
 from lenetlab.models.networks import count_parameters
 from lenetlab.output import percent
-from lenetlab.run.checkpoints import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
+from lenetlab.output.atomic_checkpoint import AtomicCheckpointIO
 from lenetlab.run.precision import slow_bf16_note
+from lenetlab.run.resume import first_epoch_after, last_checkpoint_epoch, resume_checkpoint
 from lenetlab.run.start_checks import check_output_dir
 from lenetlab.run.status import CONTINUE_RUN, interrupted_reason, write_status
 from lenetlab.tensorboard.hparams import config_hparams
@@ -161,12 +162,6 @@ def _close(logger) -> None:
     close = getattr(logger, "close", None)  # lenetlab's RunLogger stays open through fit and test
     if close is not None:
         close()
-
-
-def last_checkpoint_epoch(out: Path) -> int | None:
-    """The last epoch the run's ``checkpoints/last.ckpt`` holds (where ``resume=true`` continues), if any."""
-    last = out / LAST_CHECKPOINT
-    return first_epoch_after(str(last)) - 1 if last.is_file() else None
 
 
 def result_line(result: dict) -> str:

@@ -1,4 +1,5 @@
-"""``resume=true`` and ``ckpt_path``: finding the run or sweep to continue, and pointing Hydra at it."""
+"""``resume=true`` and ``ckpt_path``: the run or sweep to continue (Hydra pointed at it), and the checkpoint and
+epoch a run continues from."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from omegaconf import DictConfig, OmegaConf, read_write
 
 from lenetlab.config import ConfigError
 from lenetlab.config.overrides import hydra_quoted, override_key
-from lenetlab.run.checkpoints import LAST_CHECKPOINT
+from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
 
 log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 # keys that do not change what a run computes, only how it is started
 START_KEYS = ("resume", "ckpt_path", "hydra.run.dir", "hydra.sweep.dir")
@@ -95,3 +98,25 @@ def choose_output_dir(config: DictConfig, multirun: bool) -> Path:
             # a sweep's jobs are composed again from these overrides, not from the config above
             config.hydra.overrides.hydra.append(f"hydra.{key}.dir={hydra_quoted(str(target))}")
     return Path(str(config.hydra[key].dir))
+
+
+def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint this run starts from: ``ckpt_path``, else with ``resume=true`` the run's own last one."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = Path(output_dir) / LAST_CHECKPOINT
+    return str(last) if cfg.get("resume") and last.is_file() else None
+
+
+def first_epoch_after(checkpoint: str) -> int:
+    """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
+    epoch = read_checkpoint(checkpoint).get("epoch")
+    if not isinstance(epoch, int):
+        raise CheckpointError(f"{checkpoint}: not a Lightning checkpoint (it has no epoch)")
+    return epoch + 1
+
+
+def last_checkpoint_epoch(out: Path) -> int | None:
+    """The last epoch the run's ``checkpoints/last.ckpt`` holds (where ``resume=true`` continues), if any."""
+    last = Path(out) / LAST_CHECKPOINT
+    return first_epoch_after(str(last)) - 1 if last.is_file() else None

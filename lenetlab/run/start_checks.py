@@ -23,8 +23,7 @@ from lenetlab.data.idx import IMAGES_MAGIC, check_idx_file
 from lenetlab.data.mnist import MNISTDataModule, default_data_root, ensure_mnist
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import read_checkpoint
-from lenetlab.run.checkpoints import LAST_CHECKPOINT, resume_checkpoint
-from lenetlab.run.resume import choose_output_dir
+from lenetlab.run.resume import LAST_CHECKPOINT, choose_output_dir, resume_checkpoint
 from lenetlab.run.status import job_dirs
 
 

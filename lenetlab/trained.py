@@ -1,56 +1,21 @@
-"""A run's checkpoints: written atomically, resumed from, and found and loaded for the commands that use a trained model."""
+"""A trained model for the commands that use one: its checkpoints found and loaded, and where it reads MNIST."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig
 
-from lenetlab.config import refuse
-from lenetlab.config.validation import BAD_INPUT
 from lenetlab.data.mnist import DataNotFoundError, chosen_by, default_data_root, has_mnist
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
-from lenetlab.output.atomic import atomic_file
 from lenetlab.run.status import job_dirs
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 ACCEPTED = "a .ckpt file, a run directory (its checkpoints/best.ckpt) or a sweep directory"
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write each checkpoint to a temporary file beside it, fsync, then rename over the old one.
-
-    Lightning's own save stages the file in the system temp directory and *moves* it, which is a
-    copy (not atomic) when that directory is on another file system; a kill then can leave half a file.
-    """
-
-    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        with atomic_file(path, "wb") as f:
-            torch.save(checkpoint, f)
-
-
-def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
-    """The checkpoint this run starts from: ``ckpt_path``, else with ``resume=true`` the run's own last one."""
-    if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
-    last = Path(output_dir) / LAST_CHECKPOINT
-    return str(last) if cfg.get("resume") and last.is_file() else None
-
-
-def first_epoch_after(checkpoint: str) -> int:
-    """The epoch a run resumed from ``checkpoint`` starts with (Lightning's checkpoints end an epoch)."""
-    epoch = read_checkpoint(checkpoint).get("epoch")
-    if not isinstance(epoch, int):
-        raise CheckpointError(f"{checkpoint}: not a Lightning checkpoint (it has no epoch)")
-    return epoch + 1
 
 
 @dataclass
@@ -92,6 +57,11 @@ def load_trained(path: Path, trust: Iterable[str] = ()) -> Trained:
     return Trained(model.eval(), data, path)
 
 
+def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:
+    """Load every checkpoint (all before anything is written; the start checks checked the settings)."""
+    return [load_trained(path, trust=cfg.get("trust") or ()) for path in checkpoints]
+
+
 def data_root_for(trained: Trained, given: str | None) -> str:
     """Where a trained model's command reads MNIST: ``given`` (``data.root``, ``$LENETLAB_DATA_DIR``), else the
     folder its run trained on or the default one, whichever holds MNIST (DataNotFoundError naming both if neither)."""
@@ -109,11 +79,6 @@ def data_root_for(trained: Trained, given: str | None) -> str:
     return str(default)  # the datamodule downloads it there, or says what is missing
 
 
-def load_models(checkpoints: list[Path], cfg: DictConfig) -> list[Trained]:
-    """Load every checkpoint (all before anything is written; the start checks checked the settings)."""
-    return [load_trained(path, trust=cfg.get("trust") or ()) for path in checkpoints]
-
-
 def inference_trainer(cfg: DictConfig) -> L.Trainer:
     """A Trainer on ``cfg.trainer``'s device and precision that writes nothing (no logger, no checkpoints)."""
     quiet = {
@@ -123,12 +88,3 @@ def inference_trainer(cfg: DictConfig) -> L.Trainer:
         "enable_model_summary": False,
     }
     return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, **quiet)
-
-
-@contextlib.contextmanager
-def refusing_bad_input() -> Iterator[None]:
-    """Turn bad input (a setting, a file, a checkpoint) into one line on stderr and exit status 2."""
-    try:
-        yield
-    except BAD_INPUT as error:
-        refuse(error)

@@ -1,4 +1,4 @@
-"""A trained network as an ONNX model that takes raw pixels, and onnxruntime to run it.
+"""A trained network as an ONNX model that takes raw pixels, onnxruntime to run it, and its check against PyTorch.
 
 The model's input ``pixels`` is N x 1 x 28 x 28 in [0, 1] (any N), as ``lenetlab.data.images.load_images``
 gives them; its output ``logits`` is N x classes. The training set's normalization is part of the graph.
@@ -7,6 +7,8 @@ gives them; its output ``logits`` is N x classes. The training set's normalizati
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from lenetlab.data.mnist import load_mnist
 from lenetlab.output.atomic import atomic_file
+from lenetlab.trained import Trained
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
 INSTALL = 'pip install "lenetlab[export]"'
@@ -81,6 +85,46 @@ def onnx_logits(path: str | Path, images: np.ndarray, batch_size: int = 1000) ->
     if not batches:
         return np.zeros((0, session.get_outputs()[0].shape[1]), dtype=np.float32)
     return np.concatenate(batches)
+
+
+class ExportMismatch(RuntimeError):
+    """onnxruntime and PyTorch disagree on the exported model."""
+
+
+def mnist_test_pixels(root: str) -> torch.Tensor:
+    """MNIST's 10,000 test images as raw pixels in [0, 1], N x 1 x 28 x 28."""
+    return load_mnist(Path(root), download=False)["test_x"].float().div(255).unsqueeze(1)
+
+
+def compare(trained: Trained, onnx_path: Path, pixels: torch.Tensor, batch_size: int) -> dict:
+    """PyTorch's and onnxruntime's logits on ``pixels``: how many digits differ and the largest logit difference."""
+    model, differing, largest = trained.model, 0, 0.0
+    for batch in pixels.split(batch_size):
+        with torch.inference_mode():
+            expected = model(batch).numpy()
+        found = onnx_logits(onnx_path, batch.numpy())
+        differing += int((expected.argmax(1) != found.argmax(1)).sum())
+        largest = max(largest, float(np.abs(expected - found).max()))
+    return {"images": len(pixels), "differing_digits": differing, "largest_logit_difference": largest}
+
+
+def export(
+    trained: Trained, output: Path, pixels: torch.Tensor | None, batch_size: int, tolerance: float
+) -> dict | None:
+    """Write ``output``; with ``pixels``, only once onnxruntime agrees with PyTorch on them (else nothing is written)."""
+    model = trained.model
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as staging:
+        staged = Path(staging) / output.name
+        export_onnx(model.net, model.hparams.mean, model.hparams.std, staged, tuple(model.hparams.input_shape))
+        check = compare(trained, staged, pixels, batch_size) if pixels is not None else None
+        if check and (check["differing_digits"] or check["largest_logit_difference"] > tolerance):
+            raise ExportMismatch(
+                f"onnxruntime disagrees with PyTorch on {check['differing_digits']} of {check['images']} test images "
+                f"(largest logit difference {check['largest_logit_difference']:.2e} > {tolerance}); nothing written"
+            )
+        os.replace(staged, output)
+    return check
 
 
 def _require(package: str) -> ModuleType:

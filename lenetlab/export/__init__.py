@@ -1,0 +1,1 @@
+"""``python -m lenetlab.export``: a trained model as an ONNX file (:mod:`lenetlab.export.onnx`)."""
