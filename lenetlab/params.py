@@ -9,19 +9,20 @@ per combination (report 002's filters-parameters table).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from torch import nn
 
 from lenetlab import CONF_DIR
 from lenetlab.config import ConfigError, refuse
 from lenetlab.config.overrides import check_command_line, hydra_arguments
 from lenetlab.config.sweeps import expand_sweep
-from lenetlab.models.networks import count_parameters, parameter_table
-from lenetlab.run.start_checks import check_config
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -58,6 +59,8 @@ _networks: list[nn.Module] = []  # what each run of the Hydra app below built (@
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="params")
 def _build(cfg: DictConfig) -> None:
     """Hydra entry point: build the network of one configuration, checked as a run checks it."""
+    from lenetlab.run.start_checks import check_config  # torch: once the command line is checked
+
     try:
         check_config(cfg, check_devices=False)
         _networks.append(instantiate(cfg.model))
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         sys.argv = saved
+    from lenetlab.models.networks import count_parameters, parameter_table
+
     if len(_networks) == 1:
         print(format_layer_table(parameter_table(_networks[0])))
     elif _networks:

@@ -138,6 +138,7 @@ finally:
         ("lenetlab.evaluate", "spilt=val", "error: unknown key 'spilt': did you mean 'split'?"),
         ("lenetlab.predict", "imagse=digits", "error: unknown key 'imagse': did you mean 'images'?"),
         ("lenetlab.export", "tolerence=1", "error: unknown key 'tolerence': did you mean 'tolerance'?"),
+        ("lenetlab.params", "model.filter=8", "error: unknown key 'model.filter': did you mean 'model.filters'?"),
     ],
 )
 def test_a_typo_is_refused_before_torch_is_imported(tmp_path, command, override, message):
