@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from lenetlab.config import ConfigError
 from lenetlab.models.networks import MNIST_SHAPE
 from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint, target_name
 from lenetlab.output import not_accepted
@@ -251,9 +252,12 @@ class Classifier(L.LightningModule):
             config, interval = {**config, **dict.fromkeys(unset, steps)}, "step"
         try:
             scheduler = build(config, optimizer)
-        except ZeroDivisionError:  # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase
-            raise ValueError(
-                f"scheduler: its phases are empty over this run's {steps} optimizer steps; "
-                "change scheduler.pct_start or the number of epochs or batches"
+        except Exception as error:  # Hydra's InstantiationException, caused by torch's error
+            # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase, divided by
+            if not isinstance(error.__cause__ or error, ZeroDivisionError):
+                raise
+            raise ConfigError(
+                f"scheduler.pct_start={config.get('pct_start')!r} is not accepted over this run's {steps} optimizer "
+                "steps: a phase of the schedule would be empty; change it, or the run's epochs or batches"
             ) from None
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -18,6 +18,7 @@ from lenetlab.data.mnist import DataNotFoundError, chosen_by, default_data_root,
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
 from lenetlab.output.atomic import atomic_file
+from lenetlab.run.precision import resolve_precision
 from lenetlab.run.status import job_dirs
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
@@ -122,7 +123,8 @@ def inference_trainer(cfg: DictConfig) -> L.Trainer:
         "enable_progress_bar": False,
         "enable_model_summary": False,
     }
-    return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, **quiet)
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=precision, **quiet)
 
 
 @contextlib.contextmanager
