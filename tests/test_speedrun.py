@@ -60,6 +60,28 @@ def test_one_seed_of_the_speedrun_reaches_98_8_percent_on_real_mnist(run_main, r
     assert metrics["test_acc"] >= 0.988
 
 
+def test_the_plain_pytorch_speedrun_has_the_configs_recipe(monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from speedrun_plain import NETWORK, RECIPE
+
+    cfg = compose_experiment("experiment=speedrun")
+    optimizer, scheduler = cfg.optimizer, cfg.scheduler
+    assert RECIPE == {
+        "lr": optimizer.lr,
+        "momentum": optimizer.momentum,
+        "weight_decay": optimizer.weight_decay,
+        "batch_size": cfg.data.batch_size,
+        "pct_start": scheduler.pct_start,
+        "div_factor": scheduler.div_factor,
+        "final_div_factor": scheduler.final_div_factor,
+        "label_smoothing": cfg.label_smoothing,
+    }
+    assert optimizer.nesterov and not scheduler.cycle_momentum and scheduler.anneal_strategy == "cos"
+    assert NETWORK == {key: cfg.model[key] for key in NETWORK}
+
+
 def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
     import subprocess
     import sys
@@ -115,9 +137,8 @@ def test_the_speedrun_falls_back_to_fp32_on_a_cpu_without_bfloat16(run_main, tmp
 def test_one_cycle_over_too_few_steps_is_refused_in_one_line(run_main, tmp_path):
     """OneCycleLR divides by zero where pct_start x steps is exactly 1 (4 batches x 0.25): an empty warm-up."""
     out = tmp_path / "run"
-    result = run_main(
-        "lenetlab.train", "experiment=speedrun", *SHORT, "trainer.limit_train_batches=4", f"hydra.run.dir={out}"
-    )
+    args = ["experiment=speedrun", *SHORT, "scheduler.pct_start=0.25", "trainer.limit_train_batches=4"]
+    result = run_main("lenetlab.train", *args, f"hydra.run.dir={out}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: scheduler.pct_start=0.25 is not accepted over this run's 4 optimizer steps: a phase of the schedule "

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lenetlab.config import ConfigError
 from lenetlab.models.networks import MNIST_SHAPE
 from lenetlab.models.safe_checkpoint import CheckpointError, check_trusted, read_checkpoint, target_name
 from lenetlab.output import not_accepted
@@ -25,6 +24,10 @@ PLAIN_DATA = (str, int, float, bool, type(None), list, tuple)
 
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class ScheduleError(ValueError):
+    """A scheduler setting that leaves a phase of the schedule empty over the run's optimizer steps."""
 
 
 def build(config: Mapping[str, Any], *args: Any) -> Any:
@@ -256,7 +259,7 @@ class Classifier(L.LightningModule):
             # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase, divided by
             if not isinstance(error.__cause__ or error, ZeroDivisionError):
                 raise
-            raise ConfigError(
+            raise ScheduleError(
                 f"scheduler.pct_start={config.get('pct_start')!r} is not accepted over this run's {steps} optimizer "
                 "steps: a phase of the schedule would be empty; change it, or the run's epochs or batches"
             ) from None

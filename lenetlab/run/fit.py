@@ -12,9 +12,10 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from lenetlab.config import ConfigError
 from lenetlab.config.validation import validate
 from lenetlab.models.callbacks import EpochTimer
-from lenetlab.models.classifier import Classifier, DivergedError
+from lenetlab.models.classifier import Classifier, DivergedError, ScheduleError
 from lenetlab.models.networks import count_parameters
 from lenetlab.output import percent
 from lenetlab.run.checkpoints import LAST_CHECKPOINT, AtomicCheckpointIO, first_epoch_after, resume_checkpoint
@@ -132,6 +133,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         except RunStopped as stop:
             status, reason = stop.status, str(stop)
             log.info("%s: %s", status, stop)
+        except ScheduleError as error:  # known once fitting starts (the run's steps): bad input all the same
+            raise ConfigError(str(error)) from None
         last_val_error = _metric(trainer, "val/error")
         # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
         timing = {"epochs": len(timer.epoch_times), **timer.summary()}
