@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from lenetlab.data.mnist import DataNotFoundError, chosen_by, default_data_root, has_mnist
 from lenetlab.models.classifier import Classifier
 from lenetlab.models.safe_checkpoint import CheckpointError, read_checkpoint
+from lenetlab.run.precision import resolve_precision
 from lenetlab.run.status import job_dirs
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
@@ -87,4 +88,5 @@ def inference_trainer(cfg: DictConfig) -> L.Trainer:
         "enable_progress_bar": False,
         "enable_model_summary": False,
     }
-    return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, **quiet)
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=precision, **quiet)

@@ -2,6 +2,11 @@
 
     python scripts/benchmark.py [--device cpu|cuda] [--filters 16 32] [--precision 32 bf16-mixed] [--rounds 3]
                                 [--limit-batches N] [--augment] [--tiny]
+    python scripts/benchmark.py --speedrun [--rounds 5] [--lenet]
+
+``--speedrun`` times ``experiment=speedrun`` instead (scripts/benchmark_speedrun.py, docs/speedrun.md): its fit
+against the default LeNet's steady epoch, its start-up against a bare ``import lightning`` and its fit against
+the plain-PyTorch loop of the same recipe, in interleaved rounds, one seed per round.
 
 (a) ``lenetlab``: ``python -m lenetlab.train`` itself (its epoch timer, test timer and start-up time);
 (b) ``plain``: the same network, batch size, data and threads in a plain loop over in-memory tensors
@@ -33,6 +38,7 @@ import time
 from pathlib import Path
 
 from benchmark_plain import run_worker
+from benchmark_speedrun import format_rounds, run_rounds
 from benchmark_table import (
     AUGMENTED,
     TINY,
@@ -68,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tiny", action="store_true", help="also time (t) and (t'): lenetlab and the plain loop, tiny MLP"
     )
+    parser.add_argument(
+        "--speedrun", action="store_true", help="time experiment=speedrun against the default LeNet's epoch instead"
+    )
+    parser.add_argument("--lenet", action="store_true", help="with --speedrun: also experiment=speedrun model=lenet")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -226,6 +236,14 @@ def main(argv: list[str] | None = None) -> None:
         env["OMP_NUM_THREADS"] = str(args.threads)
 
     print(f"start: {machine()}; native bfloat16: {'yes' if cpu_has_native_bf16() else 'no'}", flush=True)
+    if args.speedrun:
+        with tempfile.TemporaryDirectory(prefix="lenetlab-speedrun-") as tmp:
+            rounds = run_rounds(args, env, Path(tmp))
+        print(format_rounds(rounds))
+        print(f"end: load average {os.getloadavg()[0]:.2f}")
+        if args.json:
+            args.json.write_text(json.dumps(rounds, indent=2))
+        return
     results: dict[int, dict[str, dict[str, dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="lenetlab-bench-") as tmp:
         work = Path(tmp)

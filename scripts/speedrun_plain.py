@@ -19,6 +19,19 @@ import os
 import time
 from pathlib import Path
 
+# experiment=speedrun's settings (lenetlab/conf/experiment/speedrun.yaml, model/strided.yaml; a test keeps them equal)
+RECIPE = {
+    "lr": 0.2,  # the one cycle's peak; SGD with Nesterov momentum
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "batch_size": 128,
+    "pct_start": 0.25,
+    "div_factor": 25.0,
+    "final_div_factor": 1e4,
+    "label_smoothing": 0.1,
+}
+NETWORK = {"stem_filters": 32, "stem_kernel": 4, "stem_stride": 2, "filters": [32], "kernel_size": 3, "hidden": [128]}
+
 
 def process_age_s() -> float:
     """Seconds since this process started (Linux's /proc, to 10 ms), as lenetlab's EpochTimer counts them."""
@@ -32,8 +45,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lenet", action="store_true", help="the lab's LeNet instead of StridedNet")
-    parser.add_argument("--fp32", action="store_true", help="no bfloat16 autocast")
+    parser.add_argument("--fp32", action="store_true", help="no bfloat16 autocast (the default without native bf16)")
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (lenetlab's default)")
+    parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
     parser.add_argument("--data", default=os.environ.get("LENETLAB_DATA_DIR", "data"))
     args = parser.parse_args(argv)
 
@@ -42,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     from torchvision.datasets import MNIST
 
     from lenetlab.models.networks import LeNet, StridedNet
+    from lenetlab.run.precision import cpu_has_native_bf16
 
     def pixels(x: torch.Tensor) -> torch.Tensor:
         return x.float().div_(255).unsqueeze(1)
@@ -57,13 +72,24 @@ def main(argv: list[str] | None = None) -> dict:
     }
 
     torch.manual_seed(args.seed)
-    net = (LeNet() if args.lenet else StridedNet()).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    batches = -(-len(x) // 128)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=0.2, total_steps=args.epochs * batches, pct_start=0.25, final_div_factor=1e4
+    net = (LeNet() if args.lenet else StridedNet(**NETWORK)).to(memory_format=torch.channels_last)
+    lr, batch_size = RECIPE["lr"], RECIPE["batch_size"]
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=lr, momentum=RECIPE["momentum"], nesterov=True, weight_decay=RECIPE["weight_decay"]
     )
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.fp32)
+    batches = -(-len(x) // batch_size)
+    if args.limit_batches:
+        batches = min(batches, args.limit_batches)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=lr,
+        total_steps=args.epochs * batches,
+        pct_start=RECIPE["pct_start"],
+        div_factor=RECIPE["div_factor"],
+        final_div_factor=RECIPE["final_div_factor"],
+    )
+    bf16 = not args.fp32 and cpu_has_native_bf16()  # trainer.precision=auto, as the lenetlab run
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
     def accuracy(split: str) -> float:
         net.eval()
@@ -80,12 +106,13 @@ def main(argv: list[str] | None = None) -> dict:
     for epoch in range(args.epochs):
         shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed * 100_003 + epoch))
         xs, ys = splits["train"]
-        for i in range(0, len(xs), 128):
-            index = shuffled[i : i + 128]
+        for i in range(0, batches * batch_size, batch_size):
+            index = shuffled[i : i + batch_size]
             if startup_s is None:
                 startup_s = process_age_s()
             with autocast:
-                loss = F.cross_entropy(net(xs.index_select(0, index)), ys.index_select(0, index), label_smoothing=0.1)
+                logits = net(xs.index_select(0, index))
+                loss = F.cross_entropy(logits, ys.index_select(0, index), label_smoothing=RECIPE["label_smoothing"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -102,6 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         "startup_s": startup_s,
         "wall_s": process_age_s(),
         "threads": torch.get_num_threads(),
+        "precision": "bf16-mixed" if bf16 else "32",
     }
     print(json.dumps(result))
     return result

@@ -139,3 +139,43 @@ def test_the_tiny_pair_and_augmentation_get_their_ratio_lines_and_only_with_them
     assert "filters 16, precision bf16-mixed: augment a+/a = 1.25 (goal <= 1.30)" in augmented
     assert "| 16 | bf16-mixed | (a+) lenetlab, data.augment=1 | 5.000 | 60 | 1.25 x | - | 900 | - |" in augmented
     assert "augment" not in format_table({16: {"32": variants}}, "cpu")
+
+
+def test_the_speedrun_benchmark_times_every_process_in_rounds_on_synthetic_data(fake_mnist, tmp_path):
+    """``--speedrun``, one shortened round: the default run, the speedrun, the plain loop and a bare import."""
+    out = tmp_path / "rounds.json"
+    command = [sys.executable, str(SCRIPT), "--speedrun", "--rounds=1", "--limit-batches=6", "--val-size=200"]
+    env = {**os.environ, "LENETLAB_DATA_DIR": str(fake_mnist), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([*command, f"--json={out}"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (measured,) = json.loads(out.read_text())
+    assert {"seed", "default", "speedrun", "plain", "import", "load"} == set(measured) and measured["seed"] == 0
+    assert measured["default"]["epochs"] == 2 and measured["default"]["steady_epoch_s"] > 0  # the yardstick
+    assert measured["speedrun"]["epochs"] == 1 and measured["speedrun"]["test_acc"] is not None
+    assert measured["plain"]["fit_s"] > 0 and measured["import"]["wall_s"] > 0
+    assert "speedrun fit_s / default steady_epoch_s: median " in done.stdout
+    assert "| 0 | " in done.stdout  # the round's row
+
+
+def test_the_speedrun_rounds_give_their_ratios_and_accuracy_over_seeds(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchmark_speedrun import format_rounds
+
+    def one(seed, steady_s, fit_s, acc):
+        speedrun = {"fit_s": fit_s, "startup_s": 6.0, "test_acc": acc}
+        return {
+            "seed": seed,
+            "default": {"steady_epoch_s": steady_s},
+            "speedrun": speedrun,
+            "lenet": {**speedrun, "val_acc_99_s": None},
+            "plain": {"fit_s": fit_s / 1.25, "test_acc": acc},
+            "import": {"wall_s": 5.0},
+            "load": 1.0,
+        }
+
+    table = format_rounds([one(0, 4.0, 3.0, 0.99), one(1, 4.0, 2.8, 0.992), one(2, 5.0, 4.0, 0.988)])
+    assert "| 1 | 4.00 | 2.80 | 0.70 | 99.20% | 6.00 | 5.00 | 2.24 | 99.20% | 99.20% | 2.80 | - | 1.00 |" in table
+    assert "speedrun test accuracy: mean 99.00%, min 98.80% over 3 seeds" in table
+    assert "speedrun fit_s / default steady_epoch_s: median 0.75 (goal <= 0.75)" in table
+    assert "speedrun startup_s / `import lightning`: median 1.20 (goal <= 1.3)" in table
+    assert "speedrun fit_s / plain loop fit_s: median 1.25 (goal <= 1.2)" in table

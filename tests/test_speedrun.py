@@ -6,6 +6,8 @@ import pytest
 from conftest import FAST
 from test_experiments import compose_experiment
 
+from lenetlab.run.precision import cpu_has_native_bf16
+
 # a shortened epoch of the speedrun on the synthetic data: everything of FAST but its batch size and epochs
 SHORT = [o for o in FAST if not o.startswith(("data.batch_size", "trainer.max_epochs"))]
 
@@ -17,7 +19,7 @@ def test_speedrun_fixes_every_setting_in_its_config():
     assert (list(cfg.model.filters), list(cfg.model.hidden)) == ([32], [128])
     assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.nesterov and cfg.optimizer.momentum > 0
     assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.OneCycleLR" and cfg.scheduler.total_steps is None
-    assert (cfg.data.batch_size, cfg.label_smoothing, cfg.trainer.precision) == (128, 0.1, "bf16-mixed")
+    assert (cfg.data.batch_size, cfg.label_smoothing, cfg.trainer.precision) == (128, 0.1, "auto")
     # the usual validation split, the whole training set, one epoch: no setting left to the test set
     assert (cfg.data.val_size, cfg.data.full_train, cfg.data.augment) == (5000, False, 0.0)
     assert cfg.trainer.max_epochs == 1 and cfg.trainer.limit_train_batches is None
@@ -27,7 +29,7 @@ def test_speedrun_fixes_every_setting_in_its_config():
 def test_speedrun_takes_the_labs_lenet_with_its_recipe():
     cfg = compose_experiment("experiment=speedrun", "model=lenet")
     assert cfg.model._target_ == "lenetlab.models.LeNet" and list(cfg.model.filters) == [16, 16]
-    assert (cfg.data.batch_size, cfg.trainer.precision, cfg.optimizer.nesterov) == (128, "bf16-mixed", True)
+    assert (cfg.data.batch_size, cfg.trainer.precision, cfg.optimizer.nesterov) == (128, "auto", True)
 
 
 def test_speedrun_runs_a_shortened_epoch_on_synthetic_data(run_main, tmp_path):
@@ -38,7 +40,9 @@ def test_speedrun_runs_a_shortened_epoch_on_synthetic_data(run_main, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     status = json.loads((out / "status.json").read_text())
     assert status["status"] == "finished"
-    assert status["hparams"]["precision"] == "bf16-mixed" and status["hparams"]["params"] == 211_914
+    # trainer.precision=auto: bf16-mixed on this CPU if it does bfloat16 natively, else fp32
+    native = "bf16-mixed" if cpu_has_native_bf16() else "32"
+    assert status["hparams"]["precision"] == native and status["hparams"]["params"] == 211_914
     metrics = status["metrics"]
     assert metrics["epochs"] == 1 and metrics["fit_s"] > 0
     assert metrics["best_val_error"] is not None and metrics["test_acc"] is not None  # validated once, tested once
@@ -56,6 +60,28 @@ def test_one_seed_of_the_speedrun_reaches_98_8_percent_on_real_mnist(run_main, r
     assert metrics["test_acc"] >= 0.988
 
 
+def test_the_plain_pytorch_speedrun_has_the_configs_recipe(monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from speedrun_plain import NETWORK, RECIPE
+
+    cfg = compose_experiment("experiment=speedrun")
+    optimizer, scheduler = cfg.optimizer, cfg.scheduler
+    assert RECIPE == {
+        "lr": optimizer.lr,
+        "momentum": optimizer.momentum,
+        "weight_decay": optimizer.weight_decay,
+        "batch_size": cfg.data.batch_size,
+        "pct_start": scheduler.pct_start,
+        "div_factor": scheduler.div_factor,
+        "final_div_factor": scheduler.final_div_factor,
+        "label_smoothing": cfg.label_smoothing,
+    }
+    assert optimizer.nesterov and not scheduler.cycle_momentum and scheduler.anneal_strategy == "cos"
+    assert NETWORK == {key: cfg.model[key] for key in NETWORK}
+
+
 def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
     import subprocess
     import sys
@@ -69,3 +95,54 @@ def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
     assert (result["net"], result["epochs"], result["seed"]) == ("StridedNet", 1, 0)
     assert result["test_acc"] > 0.5 and result["val_acc"] > 0.5  # the synthetic digits are easy
     assert 0 < result["startup_s"] < result["wall_s"] and 0 < result["fit_s"] < result["wall_s"]
+
+
+@pytest.mark.parametrize(
+    ("precision", "accelerator", "native", "resolved"),
+    [
+        ("auto", "cpu", True, "bf16-mixed"),
+        ("auto", "cpu", False, "32"),  # emulated bfloat16 is slower than fp32
+        ("auto", "auto", False, "32"),  # no GPU visible: the CPU's answer
+        ("bf16-mixed", "cpu", False, "bf16-mixed"),  # the user's own choice stays
+        ("32", "cpu", True, "32"),
+        (32, "cpu", True, 32),
+    ],
+)
+def test_auto_precision_is_bf16_where_the_cpu_has_it_and_fp32_elsewhere(
+    monkeypatch, precision, accelerator, native, resolved
+):
+    import torch
+
+    import lenetlab.run.precision
+    from lenetlab.run.precision import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(lenetlab.run.precision, "cpu_has_native_bf16", lambda: native)
+    assert resolve_precision(precision, accelerator) == resolved
+
+
+def test_the_speedrun_falls_back_to_fp32_on_a_cpu_without_bfloat16(run_main, tmp_path, monkeypatch, caplog):
+    import lenetlab.run.precision
+
+    monkeypatch.setattr(lenetlab.run.precision, "cpu_has_native_bf16", lambda: False)
+    out = tmp_path / "run"
+    args = ["experiment=speedrun", *SHORT, "trainer.limit_train_batches=2", f"hydra.run.dir={out}"]
+    result = run_main("lenetlab.train", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished" and status["hparams"]["precision"] == "32"  # what the run trained in
+    assert "native bfloat16" not in result.stderr + caplog.text  # nothing to warn about: it is not bf16
+
+
+def test_one_cycle_over_too_few_steps_is_refused_in_one_line(run_main, tmp_path):
+    """OneCycleLR divides by zero where pct_start x steps is exactly 1 (4 batches x 0.25): an empty warm-up."""
+    out = tmp_path / "run"
+    args = ["experiment=speedrun", *SHORT, "scheduler.pct_start=0.25", "trainer.limit_train_batches=4"]
+    result = run_main("lenetlab.train", *args, f"hydra.run.dir={out}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: scheduler.pct_start=0.25 is not accepted over this run's 4 optimizer steps: a phase of the schedule "
+        "would be empty; change it, or the run's epochs or batches"
+    )
+    assert "Traceback" not in result.stderr and "ZeroDivisionError" not in result.stderr
+    assert json.loads((out / "status.json").read_text())["status"] == "failed"

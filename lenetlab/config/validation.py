@@ -21,6 +21,7 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # Lightning's precision names and their short aliases (16 -> 16-mixed, bf16 -> bf16-mixed, ...)
 PRECISIONS = ("32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true", "16", "bf16")
 PRECISIONS += ("transformer-engine", "transformer-engine-float16")
+PRECISIONS += ("auto",)  # lenetlab's: bf16-mixed where the device does bfloat16 natively, else 32 (run/precision.py)
 # torch.compile's modes; compile=true is "default", "reduce-overhead" adds CUDA graphs on a GPU
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # what stops a start with a one-line message and exit status 2, not a traceback

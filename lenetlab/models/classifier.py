@@ -26,6 +26,10 @@ class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class ScheduleError(ValueError):
+    """A scheduler setting that leaves a phase of the schedule empty over the run's optimizer steps."""
+
+
 def build(config: Mapping[str, Any], *args: Any) -> Any:
     """The object a config with a ``_target_`` describes, made with ``args`` first (Hydra's instantiate).
 
@@ -251,9 +255,12 @@ class Classifier(L.LightningModule):
             config, interval = {**config, **dict.fromkeys(unset, steps)}, "step"
         try:
             scheduler = build(config, optimizer)
-        except ZeroDivisionError:  # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase
-            raise ValueError(
-                f"scheduler: its phases are empty over this run's {steps} optimizer steps; "
-                "change scheduler.pct_start or the number of epochs or batches"
+        except Exception as error:  # Hydra's InstantiationException, caused by torch's error
+            # OneCycleLR when pct_start x total_steps is exactly 1: an empty warm-up phase, divided by
+            if not isinstance(error.__cause__ or error, ZeroDivisionError):
+                raise
+            raise ScheduleError(
+                f"scheduler.pct_start={config.get('pct_start')!r} is not accepted over this run's {steps} optimizer "
+                "steps: a phase of the schedule would be empty; change it, or the run's epochs or batches"
             ) from None
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

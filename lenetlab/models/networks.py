@@ -154,8 +154,11 @@ class StridedNet(ConvNet):
         for width in _as_list(filters):
             layers += [nn.Conv2d(channels, width, kernel_size, padding=kernel_size // 2), nn.ReLU()]
             channels = width
-        layers += [
+        # the last ReLU after the pooling, not before: the same function (ReLU is monotonic, so it commutes with
+        # the max) on a quarter of the values, forward and backward; the layers with weights keep their indices
+        layers[-1:] = [
             nn.MaxPool2d(2),
+            nn.ReLU(),
             nn.Flatten(),
             *dense_layers(channels * (size // 2) ** 2, hidden, dropout, num_classes),
         ]

@@ -12,13 +12,14 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from lenetlab.config import ConfigError
 from lenetlab.config.validation import validate
 from lenetlab.models.callbacks import EpochTimer
-from lenetlab.models.classifier import Classifier, DivergedError
+from lenetlab.models.classifier import Classifier, DivergedError, ScheduleError
 from lenetlab.models.networks import count_parameters
 from lenetlab.output import percent
 from lenetlab.output.atomic_checkpoint import AtomicCheckpointIO
-from lenetlab.run.precision import slow_bf16_note
+from lenetlab.run.precision import resolve_precision, slow_bf16_note
 from lenetlab.run.resume import first_epoch_after, last_checkpoint_epoch, resume_checkpoint
 from lenetlab.run.start_checks import check_output_dir
 from lenetlab.run.status import CONTINUE_RUN, interrupted_reason, write_status
@@ -27,9 +28,11 @@ from lenetlab.tensorboard.hparams import config_hparams
 log = logging.getLogger(__name__)
 
 
-def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str) -> dict:
-    """The values shown in TensorBoard's HParams tab: the config's, the device used and the parameter count."""
-    return {**config_hparams(cfg), "accelerator": accelerator, "params": count_parameters(net)}
+def run_hparams(cfg: DictConfig, net: torch.nn.Module, accelerator: str, precision: str | int) -> dict:
+    """The values shown in TensorBoard's HParams tab: the config's, the device and precision used, the parameter
+    count."""
+    used = {"accelerator": accelerator, "precision": str(precision)}
+    return {**config_hparams(cfg), **used, "params": count_parameters(net)}
 
 
 def compile_mode(compile: bool | str) -> str | None:
@@ -96,8 +99,10 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     # a compiled network evaluates under no_grad: the test then reuses the validation's graph, where under
     # inference_mode its batches (inference tensors) would make torch.compile compile the network once more
     evaluation = {"inference_mode": False} if cfg.get("compile") and "inference_mode" not in cfg.trainer else {}
+    precision = resolve_precision(cfg.trainer.get("precision", 32), cfg.trainer.accelerator)  # auto: bf16 if native
     trainer: L.Trainer = instantiate(
         cfg.trainer,
+        precision=precision,
         logger=logger,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
@@ -115,8 +120,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: callbacks.model_checkpoint, the best epoch
     timer = next(c for c in trainer.callbacks if isinstance(c, EpochTimer))
     accelerator = "gpu" if device_type == "cuda" else device_type
-    hparams = run_hparams(cfg, model.net, accelerator)
-    if note := slow_bf16_note(cfg.trainer.get("precision", 32), device_type):
+    hparams = run_hparams(cfg, model.net, accelerator, precision)
+    if note := slow_bf16_note(precision, device_type):
         log.warning("%s", note)
 
     status, reason, test = "finished", None, {}
@@ -129,6 +134,8 @@ def _fit_and_test(cfg: DictConfig, out: Path, callbacks: list[L.Callback]) -> di
         except RunStopped as stop:
             status, reason = stop.status, str(stop)
             log.info("%s: %s", status, stop)
+        except ScheduleError as error:  # known once fitting starts (the run's steps): bad input all the same
+            raise ConfigError(str(error)) from None
         last_val_error = _metric(trainer, "val/error")
         # read before testing: loading the best checkpoint also restores the timer's epochs up to that one
         timing = {"epochs": len(timer.epoch_times), **timer.summary()}

@@ -1,4 +1,5 @@
-"""Precision: whether this CPU does bfloat16 natively, the start-up note when ``bf16`` will be slow, TF32 on a GPU."""
+"""Precision: whether this CPU does bfloat16 natively, ``auto`` (bf16 where native), the start-up note when ``bf16`` will be
+slow, TF32 on a GPU."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ def cpu_has_native_bf16() -> bool:
         if getattr(torch.cpu, query, lambda: False)():
             return True
     return bool(NATIVE_BF16_FLAGS & cpu_flags())
+
+
+def resolve_precision(precision: str | int, accelerator: str = "auto") -> str | int:
+    """``trainer.precision`` as Lightning takes it: lenetlab's ``auto`` is ``bf16-mixed`` where the run's device
+    does bfloat16 natively (a CPU with AVX512-BF16, AMX or Arm's BF16; a CUDA GPU that supports it) and ``32``
+    elsewhere, where bfloat16 would be emulated, slower than fp32. Any other value is returned as it is."""
+    if str(precision) != "auto":
+        return precision
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32"
+    return "bf16-mixed" if cpu_has_native_bf16() else "32"
 
 
 def slow_bf16_note(precision: str, device_type: str) -> str | None:
