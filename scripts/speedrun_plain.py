@@ -21,16 +21,16 @@ from pathlib import Path
 
 # experiment=speedrun's settings (lenetlab/conf/experiment/speedrun.yaml, model/strided.yaml; a test keeps them equal)
 RECIPE = {
-    "lr": 0.2,  # the one cycle's peak; SGD with Nesterov momentum
+    "lr": 0.3,  # the one cycle's peak; SGD with Nesterov momentum
     "momentum": 0.9,
     "weight_decay": 5e-4,
     "batch_size": 128,
-    "pct_start": 0.25,
+    "pct_start": 0.45,
     "div_factor": 25.0,
     "final_div_factor": 1e4,
     "label_smoothing": 0.1,
 }
-NETWORK = {"stem_filters": 32, "stem_kernel": 4, "stem_stride": 2, "filters": [32], "kernel_size": 3, "hidden": [128]}
+NETWORK = {"stem_filters": 24, "stem_kernel": 5, "stem_stride": 2, "filters": [32], "kernel_size": 3, "hidden": [128]}
 
 
 def process_age_s() -> float:
