@@ -25,12 +25,12 @@ RECIPE = {
     "momentum": 0.9,
     "weight_decay": 5e-4,
     "batch_size": 128,
-    "pct_start": 0.45,
+    "pct_start": 0.35,
     "div_factor": 25.0,
     "final_div_factor": 1e4,
     "label_smoothing": 0.1,
 }
-NETWORK = {"stem_filters": 24, "stem_kernel": 5, "stem_stride": 2, "filters": [32], "kernel_size": 3, "hidden": [128]}
+NETWORK = {"stem_filters": 16, "stem_kernel": 5, "stem_stride": 2, "filters": [32], "kernel_size": 3, "hidden": [128]}
 
 
 def process_age_s() -> float:

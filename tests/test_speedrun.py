@@ -15,10 +15,10 @@ SHORT = [o for o in FAST if not o.startswith(("data.batch_size", "trainer.max_ep
 def test_speedrun_fixes_every_setting_in_its_config():
     cfg = compose_experiment("experiment=speedrun")
     assert cfg.model._target_ == "lenetlab.models.StridedNet"
-    assert (cfg.model.stem_filters, cfg.model.stem_kernel, cfg.model.stem_stride) == (24, 5, 2)
+    assert (cfg.model.stem_filters, cfg.model.stem_kernel, cfg.model.stem_stride) == (16, 5, 2)
     assert (list(cfg.model.filters), list(cfg.model.hidden)) == ([32], [128])
     assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.nesterov and cfg.optimizer.momentum == 0.9
-    assert (cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.scheduler.pct_start) == (0.3, 5e-4, 0.45)
+    assert (cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.scheduler.pct_start) == (0.3, 5e-4, 0.35)
     assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.OneCycleLR" and cfg.scheduler.total_steps is None
     assert (cfg.data.batch_size, cfg.label_smoothing, cfg.trainer.precision) == (128, 0.1, "auto")
     # the usual validation split, the whole training set, one epoch: no setting left to the test set
@@ -43,7 +43,7 @@ def test_speedrun_runs_a_shortened_epoch_on_synthetic_data(run_main, tmp_path):
     assert status["status"] == "finished"
     # trainer.precision=auto: bf16-mixed on this CPU if it does bfloat16 natively, else fp32
     native = "bf16-mixed" if cpu_has_native_bf16() else "32"
-    assert status["hparams"]["precision"] == native and status["hparams"]["params"] == 209_690
+    assert status["hparams"]["precision"] == native and status["hparams"]["params"] == 207_178
     metrics = status["metrics"]
     assert metrics["epochs"] == 1 and metrics["fit_s"] > 0
     assert metrics["best_val_error"] is not None and metrics["test_acc"] is not None  # validated once, tested once
