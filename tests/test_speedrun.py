@@ -24,6 +24,7 @@ def test_speedrun_fixes_every_setting_in_its_config():
     # the usual validation split, the whole training set, one epoch: no setting left to the test set
     assert (cfg.data.val_size, cfg.data.full_train, cfg.data.augment) == (5000, False, 0.0)
     assert cfg.trainer.max_epochs == 1 and cfg.trainer.limit_train_batches is None
+    assert cfg.trainer.gradient_clip_val == 1.0
     assert cfg.channels_last == "auto"
 
 
@@ -78,6 +79,7 @@ def test_the_plain_pytorch_speedrun_has_the_configs_recipe(monkeypatch):
         "div_factor": scheduler.div_factor,
         "final_div_factor": scheduler.final_div_factor,
         "label_smoothing": cfg.label_smoothing,
+        "gradient_clip_val": cfg.trainer.gradient_clip_val,
     } == RECIPE
     assert optimizer.nesterov and not scheduler.cycle_momentum and scheduler.anneal_strategy == "cos"
     assert {key: cfg.model[key] for key in NETWORK} == NETWORK
@@ -89,11 +91,13 @@ def test_the_plain_pytorch_speedrun_trains_validates_and_tests_once(fake_mnist):
 
     from conftest import ROOT
 
-    command = [sys.executable, str(ROOT / "scripts" / "speedrun_plain.py"), "--val-size=200", f"--data={fake_mnist}"]
+    # 4 epochs of the 1,000 synthetic training images: a one cycle of 8 steps warms up too fast for its peak
+    script, options = ROOT / "scripts" / "speedrun_plain.py", ["--val-size=200", "--epochs=4", f"--data={fake_mnist}"]
+    command = [sys.executable, str(script), *options]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
-    assert (result["net"], result["epochs"], result["seed"]) == ("StridedNet", 1, 0)
+    assert (result["net"], result["epochs"], result["seed"]) == ("StridedNet", 4, 0)
     assert result["test_acc"] > 0.5 and result["val_acc"] > 0.5  # the synthetic digits are easy
     assert 0 < result["startup_s"] < result["wall_s"] and 0 < result["fit_s"] < result["wall_s"]
 
