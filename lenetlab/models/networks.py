@@ -126,13 +126,13 @@ class StridedNet(ConvNet):
     ``(stem_kernel - 1) // 2``: 28 -> 14 at stride 2) does the first layer's work at a quarter of the positions
     of a same-padded one; ``filters`` lists the widths of the ``kernel_size`` convolutions after it (each with
     a ReLU), ``hidden`` the fully connected sizes, as in LeNet. The default is ``experiment=speedrun``'s network:
-    32 filters 4x4 stride 2, 32 filters 3x3, pooling, 128 hidden (211,914 parameters).
+    16 filters 5x5 stride 2, 32 filters 3x3, pooling, 128 hidden (207,178 parameters).
     """
 
     def __init__(
         self,
-        stem_filters: int = 32,
-        stem_kernel: int = 4,
+        stem_filters: int = 16,
+        stem_kernel: int = 5,
         stem_stride: int = 2,
         filters: int | Sequence[int] = (32,),
         kernel_size: int = 3,
