@@ -65,6 +65,21 @@ def test_bad_value_is_refused_in_one_line(monkeypatch, capsys, fake_mnist, tmp_p
     assert not out.exists()
 
 
+def test_settings_left_without_their_part_are_refused(monkeypatch, capsys, fake_mnist, tmp_path):
+    # the speedrun sets scheduler.pct_start; scheduler=none leaves it with nothing to set
+    out = tmp_path / "run"
+    args = ["experiment=speedrun", "scheduler=none", *FAST, f"hydra.run.dir={out}"]
+    code, err = start(monkeypatch, capsys, fake_mnist, *args)
+    assert (code, err.strip()) == (
+        2,
+        "error: scheduler has settings (pct_start) but no scheduler to take them: choose one (scheduler=...), "
+        "or drop them (~scheduler.pct_start)",
+    )
+    assert not out.exists()
+    code, err = start(monkeypatch, capsys, fake_mnist, *args, "~scheduler.pct_start", "trainer.max_epochs=1")
+    assert code == 0, err[-2000:]
+
+
 def test_data_directory_that_is_a_file(monkeypatch, capsys, fake_mnist, tmp_path):
     a_file = tmp_path / "mnist.tar"
     a_file.write_text("")

@@ -49,6 +49,14 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     ``check_devices=False`` skips what depends on the machine (a sweep over cpu and gpu records
     its gpu jobs as failed where there is no GPU).
     """
+    for group in ("model", "optimizer", "scheduler", "data"):
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and node and "_target_" not in node:  # scheduler=none under pct_start
+            keys = ", ".join(map(str, node))
+            raise ConfigError(
+                f"{group} has settings ({keys}) but no {group} to take them: choose one ({group}=...), "
+                f"or drop them ({' '.join(f'~{group}.{key}' for key in node)})"
+            )
     ckpt = cfg.get("ckpt_path")
     if ckpt and not Path(ckpt).is_file():
         raise ConfigError(
