@@ -4,7 +4,7 @@ Each round runs, in a rotated order, every process of docs/speedrun.md's tables,
 the seed (so that ``--rounds 5`` is the 5-seed table):
 
 - ``default``: ``python -m lenetlab.train trainer.max_epochs=2``, whose ``steady_epoch_s`` (its second epoch) is
-  the yardstick of the issue's goal (the speedrun's ``fit_s`` at most 0.75 of it);
+  the yardstick of the speedrun's goal (its ``fit_s`` at most 0.75 of it);
 - ``speedrun``: ``python -m lenetlab.train experiment=speedrun`` (its ``fit_s``, ``startup_s``, test accuracy);
 - ``lenet`` (``--lenet``): the lab's own network under the recipe, to 99%: ``experiment=speedrun`` with ``LENET``
   (a lower peak, at which it does not diverge, and two epochs);
@@ -47,6 +47,7 @@ def lenetlab_run(overrides: list[str], args, seed: int, env: dict, work: Path) -
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     command = [sys.executable, "-m", "lenetlab.train", *overrides, f"seed={seed}", f"data.val_size={args.val_size}"]
     command += ["callbacks.progress_bar=null", f"hydra.run.dir={run_dir}"]
+    command.append(f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}")
     if args.limit_batches:
         command.append(f"trainer.limit_train_batches={args.limit_batches}")
     _run(command, env, work)
@@ -64,7 +65,7 @@ def run_process(name: str, args, seed: int, env: dict, work: Path) -> dict:
         return lenetlab_run(["experiment=speedrun", *(LENET if name == "lenet" else [])], args, seed, env, work)
     if name == "plain":
         command = [sys.executable, str(ROOT / "scripts" / "speedrun_plain.py"), f"--seed={seed}"]
-        command += [f"--val-size={args.val_size}"]
+        command += [f"--val-size={args.val_size}", f"--device={args.device}"]
         if args.limit_batches:
             command.append(f"--limit-batches={args.limit_batches}")
         out, _ = _run(command, env, work)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything lenetlab measures on a GPU, written under one folder (about 8 minutes on one GPU):
+# Everything lenetlab measures on a GPU, written under one folder (about 10 minutes on one GPU):
 #
 #   bash scripts/gpu_check.sh [--dry-run] [OUT_DIR]      (default OUT_DIR: outputs/gpu_check/<date>)
 #
@@ -47,12 +47,14 @@ if [ "$DRY_RUN" = 1 ]; then
     DEVICE=cpu ACCELERATOR=cpu SLOWER=6  # a CPU, maybe shared with other work: longer limits
     # tiny sizes: a few batches per epoch, a tiny network for the profiles (quick to compile)
     BENCH=(--rounds 1 --limit-batches 3 --val-size 200)
+    SPEEDRUN=(--rounds 1 --limit-batches 4 --val-size 200)
     OPTIMIZERS=(--steps 2 --rounds 1)
     PROFILE=(--steps 3 --warmup 2 model=mlp "model.hidden=[8]" trainer.limit_train_batches=6 data.val_size=200)
     STUDY=(trainer.max_epochs=1 trainer.limit_train_batches=3 data.val_size=200)
 else
     DEVICE=cuda ACCELERATOR=gpu SLOWER=1
     BENCH=(--rounds 2 --limit-batches 200)
+    SPEEDRUN=(--rounds 3)
     OPTIMIZERS=(--steps 100 --rounds 2)
     PROFILE=(--steps 50 --warmup 100)
     STUDY=()
@@ -87,7 +89,7 @@ part() {
         'BEGIN { printf "%s\t%s\t%.1f\n", name, status, ns / 1e9 }' | tee -a "$OUT/parts.tsv"
 }
 
-# at most 30 + 60 + 50 + 120 + 100 + 20 + 100 s = 8 min in all (the limits; the parts usually take less)
+# at most 30 + 60 + 50 + 120 + 100 + 20 + 100 + 120 s = 10 min in all (the limits; the parts usually take less)
 part versions 30 bash -c versions
 # the tests that run only where CUDA is (on the CPU: skipped, with their reason)
 part gpu_tests 60 "$PY" -m pytest -q -rs -p no:cacheprovider -n 0 -m "slow or not slow" \
@@ -105,5 +107,7 @@ part optimizers 20 "$PY" scripts/benchmark_optimizers.py --device "$DEVICE" "${O
 # the 20-epoch learning-rate study, its four jobs side by side (joblib); its wall time is in parts.tsv
 part learning_rate 100 "$PY" -m lenetlab.train -m experiment=learning_rate hydra/launcher=joblib \
     "trainer.accelerator=$ACCELERATOR" callbacks.progress_bar=null "hydra.sweep.dir=$OUT/learning_rate" "${STUDY[@]}"
+# experiment=speedrun against the default's epoch and the plain loop of the same recipe, 3 seeds (docs/speedrun.md)
+part speedrun 120 "$PY" scripts/benchmark.py --speedrun --device "$DEVICE" "${SPEEDRUN[@]}" --json "$OUT/speedrun_$DEVICE.json"
 
 echo "results: $OUT"

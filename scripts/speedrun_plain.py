@@ -2,7 +2,7 @@
 
 The same network (``lenetlab.models.StridedNet``, or ``--lenet``), data split (55,000 / 5,000, seed 42),
 normalization, shuffling, one-cycle SGD with Nesterov momentum, batch 128, label smoothing 0.1, gradient
-clipping, bfloat16 autocast where the CPU has it (``--fp32``: off), channels_last and threads as the lenetlab run
+clipping, bfloat16 autocast where the device has it (``--fp32``: off), channels_last and threads as the lenetlab run
 (``RECIPE`` and ``NETWORK`` below); over in-memory tensors, no Lightning.
 It validates once after the epoch and tests once, and prints one JSON line:
 
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out (lenetlab's default)")
     parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
     parser.add_argument("--data", default=os.environ.get("LENETLAB_DATA_DIR", "data"))
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     args = parser.parse_args(argv)
 
     import torch
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     from torchvision.datasets import MNIST
 
     from lenetlab.models.networks import LeNet, StridedNet
-    from lenetlab.run.precision import cpu_has_native_bf16
+    from lenetlab.run.precision import resolve_precision
+
+    device = torch.device(args.device)
 
     def pixels(x: torch.Tensor) -> torch.Tensor:
         return x.float().div_(255).unsqueeze(1)
@@ -72,9 +75,10 @@ def main(argv: list[str] | None = None) -> dict:
         "val": ((pixels(train.data[order[: args.val_size]]) - mean) / std, train.targets[order[: args.val_size]]),
         "test": ((pixels(test.data) - mean) / std, test.targets),
     }
+    splits = {name: (xs.to(device), ys.to(device)) for name, (xs, ys) in splits.items()}  # once, as lenetlab does
 
     torch.manual_seed(args.seed)
-    net = (LeNet() if args.lenet else StridedNet(**NETWORK)).to(memory_format=torch.channels_last)
+    net = (LeNet() if args.lenet else StridedNet(**NETWORK)).to(device, memory_format=torch.channels_last)
     lr, batch_size = RECIPE["lr"], RECIPE["batch_size"]
     optimizer = torch.optim.SGD(
         net.parameters(), lr=lr, momentum=RECIPE["momentum"], nesterov=True, weight_decay=RECIPE["weight_decay"]
@@ -90,8 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
         div_factor=RECIPE["div_factor"],
         final_div_factor=RECIPE["final_div_factor"],
     )
-    bf16 = not args.fp32 and cpu_has_native_bf16()  # trainer.precision=auto, as the lenetlab run
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    # trainer.precision=auto, as the lenetlab run
+    bf16 = not args.fp32 and resolve_precision("auto", "gpu" if device.type == "cuda" else "cpu") == "bf16-mixed"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
     def accuracy(split: str) -> float:
         net.eval()
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     for epoch in range(args.epochs):
         shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed * 100_003 + epoch))
+        shuffled = shuffled.to(device)
         xs, ys = splits["train"]
         for i in range(0, batches * batch_size, batch_size):
             index = shuffled[i : i + batch_size]
@@ -132,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         "startup_s": startup_s,
         "wall_s": process_age_s(),
         "threads": torch.get_num_threads(),
+        "device": device.type,
         "precision": "bf16-mixed" if bf16 else "32",
     }
     print(json.dumps(result))

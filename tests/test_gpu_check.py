@@ -23,6 +23,7 @@ PARTS = [
     "benchmark",
     "optimizers",
     "learning_rate",
+    "speedrun",
 ]
 
 
@@ -68,6 +69,9 @@ def test_the_dry_run_writes_every_file_of_the_gpu_check(fake_mnist, tmp_path):
     assert bench["lenetlab"]["startup_s"] > 0  # recorded by the run (None where it was not measured)
     imports = written["import_s"]  # each with those before it: torch, then torch._dynamo, then all of lightning
     assert 0 < imports["torch"] < imports["torch._dynamo"] < imports["lightning"]
+    (speedrun,) = json.loads((out / "speedrun_cpu.json").read_text())  # one round: the speedrun beside its yardsticks
+    assert {"default", "speedrun", "plain", "import"} <= set(speedrun) and speedrun["plain"]["device"] == "cpu"
+    assert speedrun["speedrun"]["fit_s"] > 0 and speedrun["default"]["steady_epoch_s"] > 0
     jobs = sorted(p.parent.name for p in (out / "learning_rate").glob("*/status.json"))
     assert jobs == [f"optimizer.lr={lr}" for lr in ("0.0001", "0.001", "0.01", "0.1")]
 
