@@ -49,7 +49,7 @@ def validate(cfg: DictConfig, check_devices: bool = True) -> None:
     ``check_devices=False`` skips what depends on the machine (a sweep over cpu and gpu records
     its gpu jobs as failed where there is no GPU).
     """
-    for group in ("model", "optimizer", "scheduler", "data"):
+    for group in ("model", "optimizer", "scheduler"):  # the parts a run builds from a _target_
         node = cfg.get(group)
         if isinstance(node, DictConfig) and node and "_target_" not in node:  # scheduler=none under pct_start
             keys = ", ".join(map(str, node))
