@@ -244,6 +244,7 @@ def test_diverging_job_is_recorded_and_the_sweep_goes_on(run_main, tmp_path):
     diverged = status(next(sweep.glob("*optimizer.lr=1000000000000.0*")))
     assert diverged["status"] == "diverged"
     assert "training loss is nan" in diverged["reason"] and "epoch 0" in diverged["reason"]
+    assert diverged["metrics"]["epochs"] == 0 and diverged["metrics"]["fit_s"] > 0  # the steps it took, timed
     assert status(next(sweep.glob("*optimizer.lr=0.1*")))["status"] == "finished"
     assert "2 jobs, 2 finished or diverged, 0 failed" in result.stdout
     assert "diverged" in result.stdout

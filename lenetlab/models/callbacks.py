@@ -117,6 +117,12 @@ class EpochTimer(L.Callback):
         self._fit_start = None
         log_epoch_values(trainer, {"time/fit_s": self.fit_s}, max(trainer.current_epoch - 1, 0))  # the last epoch's
 
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        # a fit stopped by an error (a diverged loss) or Ctrl-C keeps the seconds it trained
+        if self._fit_start is not None:
+            self.fit_s = self._fit_before = self._fit_elapsed()
+            self._fit_start = None
+
     def on_test_start(self, trainer, pl_module) -> None:
         _synchronize(pl_module.device)
         self._test_start = time.perf_counter()
