@@ -98,6 +98,7 @@ LONGEST_FIRST = (
     "test_search.py",
     "test_resume.py",
     "test_installed_package.py",
+    "test_benchmark.py",
 )
 
 
