@@ -9,6 +9,8 @@ the seed (so that ``--rounds 5`` is the 5-seed table):
 - ``lenet`` (``--lenet``): the lab's own network under the recipe, to 99%: ``experiment=speedrun`` with ``LENET``
   (a lower peak, at which it does not diverge, and two epochs);
 - ``plain``: ``scripts/speedrun_plain.py``, the same recipe in a plain PyTorch loop;
+- ``lightning``: ``scripts/speedrun_plain.py --lightning``, the plain loop's steps in a bare Lightning ``Trainer``,
+  which splits lenetlab's overhead on the plain loop into Lightning's and lenetlab's own;
 - ``import``: a bare ``python -c "import lightning"``, the floor of the speedrun's start-up.
 
 Every number is printed per round, then each ratio's median over the rounds, beside the load average.
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROCESSES = ("default", "speedrun", "lenet", "plain", "import")
+PROCESSES = ("default", "speedrun", "lenet", "plain", "lightning", "import")
 LENET = ["model=lenet", "optimizer.lr=0.2", "trainer.max_epochs=2"]
 FIT_GOAL = 0.75  # the speedrun's fit_s, as a share of the default LeNet's steady epoch
 STARTUP_GOAL = 1.3  # the speedrun's start-up (to its first step), as a multiple of a bare `import lightning`
@@ -63,9 +65,13 @@ def run_process(name: str, args, seed: int, env: dict, work: Path) -> dict:
         return lenetlab_run(["trainer.max_epochs=2"], args, seed, env, work)
     if name in ("speedrun", "lenet"):
         return lenetlab_run(["experiment=speedrun", *(LENET if name == "lenet" else [])], args, seed, env, work)
-    if name == "plain":
+    if name in ("plain", "lightning"):
         command = [sys.executable, str(ROOT / "scripts" / "speedrun_plain.py"), f"--seed={seed}"]
-        command += [f"--val-size={args.val_size}", f"--device={args.device}"]
+        command += [
+            f"--val-size={args.val_size}",
+            f"--device={args.device}",
+            *(["--lightning"] * (name == "lightning")),
+        ]
         if args.limit_batches:
             command.append(f"--limit-batches={args.limit_batches}")
         out, _ = _run(command, env, work)
@@ -99,13 +105,15 @@ def _s(value: float | None) -> str:
 
 def ratios(r: dict) -> dict[str, float | None]:
     """A round's ratios: the speedrun's fit to the default's steady epoch, its start-up to a bare import, lenetlab's
-    fit of it to the plain loop's."""
+    fit of it to the plain loop's, split into a bare Lightning Trainer's to the plain loop's and lenetlab's to that."""
     fit, steady = r["speedrun"]["fit_s"], r["default"]["steady_epoch_s"]
     startup = r["speedrun"]["startup_s"]
     return {
         "fit": fit / steady if steady else None,
         "startup": startup / r["import"]["wall_s"] if startup is not None else None,
         "plain": fit / r["plain"]["fit_s"],
+        "lightning": r["lightning"]["fit_s"] / r["plain"]["fit_s"],
+        "own": fit / r["lightning"]["fit_s"],
     }
 
 
@@ -122,6 +130,7 @@ def format_rounds(rounds: list[dict]) -> str:
         "`import lightning` s",
         "plain fit_s",
         "plain test acc",
+        "bare Lightning fit_s",
         *(["lenet test acc", "lenet fit_s", "lenet to val 99% (s)"] if lenet else []),
         "load",
     ]
@@ -130,7 +139,7 @@ def format_rounds(rounds: list[dict]) -> str:
         s, p = r["speedrun"], r["plain"]
         cells = [str(r["seed"]), _s(r["default"]["steady_epoch_s"]), _s(s["fit_s"]), _s(ratios(r)["fit"])]
         cells += [_pct(s["test_acc"]), _s(s["startup_s"]), _s(r["import"]["wall_s"])]
-        cells += [_s(p["fit_s"]), _pct(p["test_acc"])]
+        cells += [_s(p["fit_s"]), _pct(p["test_acc"]), _s(r["lightning"]["fit_s"])]
         if lenet:
             cells += [_pct(r["lenet"]["test_acc"]), _s(r["lenet"]["fit_s"]), _s(r["lenet"]["val_acc_99_s"])]
         rows.append("| " + " | ".join([*cells, f"{r['load']:.2f}"]) + " |")
@@ -145,7 +154,9 @@ def format_rounds(rounds: list[dict]) -> str:
         f"over {len(rounds)} seed{'s' * (len(rounds) != 1)} (goal: mean >= 99.00%, min >= 98.80%)",
         f"speedrun fit_s / default steady_epoch_s: median {_s(median('fit'))} (goal <= {FIT_GOAL})",
         f"speedrun startup_s / `import lightning`: median {_s(median('startup'))} (goal <= {STARTUP_GOAL})",
-        f"speedrun fit_s / plain loop fit_s: median {_s(median('plain'))} (goal <= {PLAIN_GOAL})",
+        f"speedrun fit_s / plain loop fit_s: median {_s(median('plain'))} (goal <= {PLAIN_GOAL}): "
+        f"a bare Lightning Trainer's / the plain loop's {_s(median('lightning'))}, "
+        f"lenetlab's / the bare Trainer's {_s(median('own'))}",
     ]
     if lenet:
         lenet_accuracy = [r["lenet"]["test_acc"] for r in rounds]

@@ -7,8 +7,13 @@ clipping, bfloat16 autocast where the device has it (``--fp32``: off), channels_
 It validates once after the epoch and tests once, and prints one JSON line:
 
     LENETLAB_DATA_DIR=... python scripts/speedrun_plain.py --seed 0
+    LENETLAB_DATA_DIR=... python scripts/speedrun_plain.py --seed 0 --lightning
 
-``fit_s`` is the training epoch and the validation (what lenetlab's ``fit_s`` covers), ``startup_s`` the
+``--lightning`` runs the same steps in a bare Lightning ``Trainer`` (a LightningModule of four lines, no logger,
+checkpoint or callback; the validation as the plain loop's), which splits lenetlab's overhead on the plain loop
+into Lightning's and lenetlab's own.
+
+``fit_s`` is the training epochs and the validation (what lenetlab's ``fit_s`` covers), ``startup_s`` the
 process's start to the first step, ``wall_s`` the process's start to the end of the test.
 """
 
@@ -52,8 +57,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit-batches", type=int, default=None, help="training batches per epoch (default: all)")
     parser.add_argument("--data", default=os.environ.get("LENETLAB_DATA_DIR", "data"))
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--lightning", action="store_true", help="train in a bare Lightning Trainer")
     args = parser.parse_args(argv)
 
+    if args.lightning:
+        import lightning  # noqa: F401  (imported before the clock starts, as lenetlab imports it)
     import torch
     import torch.nn.functional as F
     from torchvision.datasets import MNIST
@@ -108,26 +116,47 @@ def main(argv: list[str] | None = None) -> dict:
         net.train()
         return right / len(xs)
 
-    startup_s = None
+    class Batches:
+        """The training split's batches, reshuffled each epoch as lenetlab's are (by seed and epoch)."""
+
+        epoch, first_step_s = 0, None
+
+        def __len__(self) -> int:
+            return batches
+
+        def __iter__(self):
+            seed = args.seed * 100_003 + self.epoch
+            shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(device)
+            self.epoch += 1
+            xs, ys = splits["train"]
+            for i in range(0, batches * batch_size, batch_size):
+                index = shuffled[i : i + batch_size]
+                if self.first_step_s is None:
+                    self.first_step_s = process_age_s()
+                yield xs.index_select(0, index), ys.index_select(0, index)
+
+    def loss_of(batch) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(net(x), y, label_smoothing=RECIPE["label_smoothing"])
+
+    train_batches = Batches()
+    if args.lightning:
+        train_s = fit_in_lightning(args, net, loss_of, train_batches, optimizer, schedule, bf16)
+    else:
+        start = time.perf_counter()
+        for _ in range(args.epochs):
+            for batch in train_batches:
+                with autocast:
+                    loss = loss_of(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), RECIPE["gradient_clip_val"])
+                optimizer.step()
+                schedule.step()
+        train_s = time.perf_counter() - start
     start = time.perf_counter()
-    for epoch in range(args.epochs):
-        shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed * 100_003 + epoch))
-        shuffled = shuffled.to(device)
-        xs, ys = splits["train"]
-        for i in range(0, batches * batch_size, batch_size):
-            index = shuffled[i : i + batch_size]
-            if startup_s is None:
-                startup_s = process_age_s()
-            with autocast:
-                logits = net(xs.index_select(0, index))
-                loss = F.cross_entropy(logits, ys.index_select(0, index), label_smoothing=RECIPE["label_smoothing"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), RECIPE["gradient_clip_val"])
-            optimizer.step()
-            schedule.step()
-        val_acc = accuracy("val")
-    fit_s = time.perf_counter() - start
+    val_acc = accuracy("val")
+    fit_s = train_s + time.perf_counter() - start
     result = {
         "net": "LeNet" if args.lenet else "StridedNet",
         "seed": args.seed,
@@ -135,14 +164,53 @@ def main(argv: list[str] | None = None) -> dict:
         "val_acc": val_acc,
         "test_acc": accuracy("test"),
         "fit_s": fit_s,
-        "startup_s": startup_s,
+        "startup_s": train_batches.first_step_s,
         "wall_s": process_age_s(),
         "threads": torch.get_num_threads(),
         "device": device.type,
+        "loop": "lightning" if args.lightning else "plain",
         "precision": "bf16-mixed" if bf16 else "32",
     }
     print(json.dumps(result))
     return result
+
+
+def fit_in_lightning(args, net, loss_of, train_batches, optimizer, schedule, bf16: bool) -> float:
+    """The plain loop's steps in a bare Lightning ``Trainer``: its loop, nothing of lenetlab's. The seconds from
+    the fit's start to its end, as lenetlab's ``fit_s`` counts them."""
+    import lightning as L
+
+    class Steps(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def on_fit_start(self):
+            self.started = time.perf_counter()
+
+        def on_fit_end(self):
+            self.seconds = time.perf_counter() - self.started
+
+        def training_step(self, batch, batch_idx):
+            return loss_of(batch)
+
+        def configure_optimizers(self):
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    trainer = L.Trainer(
+        accelerator="gpu" if args.device.startswith("cuda") else "cpu",
+        devices=1,
+        max_epochs=args.epochs,
+        precision="bf16-mixed" if bf16 else "32",
+        gradient_clip_val=RECIPE["gradient_clip_val"],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    steps = Steps()
+    trainer.fit(steps, train_dataloaders=train_batches)
+    return steps.seconds
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_parameter_table_reports_output_shapes():
 
 @pytest.mark.parametrize("kernel_size", [1, 3])
 def test_a_channels_last_lenet_runs_every_layer_in_channels_last_whatever_its_kernel(kernel_size):
-    """A 1x1 kernel over one channel has NCHW's strides too: its layers used to run in NCHW (slow pooling)."""
+    """A 1x1 kernel over one channel has NCHW's strides too; each layer must still run in NHWC (fast pooling)."""
     net = LeNet(filters=16, kernel_size=kernel_size).to(memory_format=torch.channels_last)
     layouts = {}
     for name, module in net.named_children():

@@ -202,7 +202,7 @@ def test_a_search_space_entry_can_be_added_in_yaml_and_is_applied(fake_mnist, tm
     assert set(trial.params) == {"lr", "filters", "kernel_size", "momentum"}
     status = read_status(tmp_path / "trial_0")
     assert status["status"] == "pruned" and "pruned at epoch 0" in status["reason"]
-    assert status["hparams"]["batch_size"] == 50  # FAST's, no longer sampled
+    assert status["hparams"]["batch_size"] == 50  # FAST's: not in this search space
     saved = (tmp_path / "trial_0" / ".hydra" / "config.yaml").read_text()
     assert f"momentum: {trial.params['momentum']}" in saved
 

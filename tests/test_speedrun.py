@@ -1,4 +1,4 @@
-"""``experiment=speedrun``: the fastest honest 99% on the CPU (issue 31, docs/speedrun.md)."""
+"""``experiment=speedrun``: the fastest honest 99% on the CPU (docs/speedrun.md)."""
 
 import json
 
