@@ -46,7 +46,7 @@ def write_csv(path: Path, names: list[str], probabilities: torch.Tensor) -> None
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: the model and the images are read (and bad input refused) before anything is written."""
     # torch and Lightning are imported once the command line is checked: a typo is refused in a second
-    from lenetlab.config.validation import refusing_bad_input
+    from lenetlab.config.bad_input import refusing_bad_input
     from lenetlab.data.images import load_images
     from lenetlab.models.safe_checkpoint import CheckpointError
     from lenetlab.trained import find_checkpoints, load_models

@@ -37,8 +37,8 @@ def _stop_interrupted(out: Path) -> None:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point. In a sweep a failing job is recorded and the sweep goes on; Ctrl-C stops it (exit 130)."""
     # torch and Lightning are imported once the command line is checked: a typo is refused in a second
+    from lenetlab.config.bad_input import BAD_INPUT
     from lenetlab.config.launchers import set_job_threads
-    from lenetlab.config.validation import BAD_INPUT
     from lenetlab.run.fit import result_line, train
     from lenetlab.run.precision import tf32_on_gpu
     from lenetlab.run.status import read_status, sigterm_as_interrupt, write_status

@@ -152,6 +152,30 @@ def test_a_typo_is_refused_before_torch_is_imported(tmp_path, command, override,
     assert (result.returncode, result.stderr) == (2, f"{message}\nimported: []\n")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["experiment=speedrun", "scheduler=none"],
+            "error: scheduler has settings (pct_start) but no scheduler to take them: choose one (scheduler=...), "
+            "or drop them (~scheduler.pct_start)",
+        ),
+        (["-m", "trainer.precision=32,bf17"], "error: trainer.precision='bf17' is not accepted: expected 32 | "),
+        (["compile=maybe"], "error: compile='maybe' is not accepted: expected false | true | default | "),
+    ],
+)
+def test_a_bad_value_of_lenetlabs_own_settings_is_refused_before_torch_is_imported(tmp_path, overrides, message):
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, "lenetlab.train", *overrides],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
+    assert result.stderr.endswith("\nimported: []\n") and not list(tmp_path.iterdir())  # nothing written
+
+
 def test_a_key_and_its_value_without_equals_get_a_hint():
     with pytest.raises(ConfigError, match=r"^'trainer.max_epochs' is not an override: write key=value, e.g\. "):
         check_overrides("train", ["trainer.max_epochs", "1"])

@@ -1,9 +1,12 @@
-"""The command line, checked before ``@hydra.main`` runs: every key and config option it names must exist.
+"""The command line, checked before ``@hydra.main`` runs: every key and config option it names must exist, and
+lenetlab's own settings must hold values it accepts.
 
-Each distinct job of the command (a sweep's, ``hydra.sweeper.params`` included) is composed with Hydra's Compose
-API (``initialize_config_dir`` + ``compose``), so that Hydra and OmegaConf refuse a key or an option that does not
+Each job of the command (a sweep's, ``hydra.sweeper.params`` included) is composed with Hydra's Compose API
+(``initialize_config_dir`` + ``compose``), so that Hydra and OmegaConf refuse a key or an option that does not
 exist; their first error becomes one line (``error: ...``, exit status 2) with the closest valid name. Hydra takes
-``+key=value`` for any key: such a key must be one that something reads. Nothing here imports torch or Lightning.
+``+key=value`` for any key: such a key must be one that something reads. Each job's config then goes through
+:func:`lenetlab.config.validation.validate` (the machine's devices are checked later, by the run). Nothing here
+imports torch or Lightning.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from lenetlab import CONF_DIR
 from lenetlab.config import ConfigError, refuse
 from lenetlab.config.sweeps import expand_sweep
+from lenetlab.config.validation import validate
 
 # collections whose entries have free names: each new entry must be a mapping (a callback, a search parameter)
 OPEN_COLLECTIONS = ("callbacks", "search.space")
@@ -74,7 +78,8 @@ def checks_command_line(config_name: str) -> Callable:
 def check_overrides(
     config_name: str, overrides: list[str], config_dir: str | None = None, multirun: bool = False
 ) -> None:
-    """Raise ConfigError naming the first unknown key or config option in ``overrides``.
+    """Raise ConfigError naming the first unknown key or config option in ``overrides``, or a value of lenetlab's
+    own settings that :func:`~lenetlab.config.validation.validate` refuses.
 
     ``config_dir`` is an extra directory searched for configs, as Hydra's ``--config-dir``; with ``multirun``
     every job of the sweep is checked, ``hydra.sweeper.params`` (an experiment's grid) included.
@@ -107,6 +112,7 @@ def check_overrides(
         checked: set[tuple[str, ...]] = set()
         for job in jobs:
             config = _compose(config_name, job)
+            validate(config, check_devices=False)
             groups = dict(config.hydra.runtime.choices)
             # a key's value matters only to Hydra's own (typed) settings; a group's choice decides the keys
             shape = tuple(o if _is_group(o, groups) or o.startswith("hydra") else override_key(o) for o in job)

@@ -1,21 +1,18 @@
 """The settings only lenetlab reads (how a run trains, on which device): each bad one is refused in one line.
 
-The networks, the datamodule, the ``Classifier`` and the callbacks refuse their own bad arguments
-(a ValueError naming the argument); ``lenetlab.run.start_checks`` builds them before a start.
+The same :func:`validate` checks every job of a command line before torch is imported
+(``lenetlab.config.overrides``) and each run's config as it starts. The networks, the
+datamodule, the ``Classifier`` and the callbacks refuse their own bad arguments (a ValueError naming the
+argument); ``lenetlab.run.start_checks`` builds them before a start. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig
 
-from lenetlab.config import ConfigError, refuse
-from lenetlab.data.idx import IdxFormatError
-from lenetlab.data.mnist import DataNotFoundError
-from lenetlab.models.safe_checkpoint import CheckpointError
+from lenetlab.config import ConfigError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # Lightning's precision names and their short aliases (16 -> 16-mixed, bf16 -> bf16-mixed, ...)
@@ -24,17 +21,6 @@ PRECISIONS += ("transformer-engine", "transformer-engine-float16")
 PRECISIONS += ("auto",)  # lenetlab's: bf16-mixed where the device does bfloat16 natively, else 32 (run/precision.py)
 # torch.compile's modes; compile=true is "default", "reduce-overhead" adds CUDA graphs on a GPU
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-# what stops a start with a one-line message and exit status 2, not a traceback
-BAD_INPUT = (ConfigError, IdxFormatError, DataNotFoundError, CheckpointError)
-
-
-@contextlib.contextmanager
-def refusing_bad_input() -> Iterator[None]:
-    """Turn bad input (a setting, a file, a checkpoint) into one line on stderr and exit status 2."""
-    try:
-        yield
-    except BAD_INPUT as error:
-        refuse(error)
 
 
 def require(ok: bool, key: str, value, accepted: str) -> None:

@@ -40,7 +40,7 @@ def sweep_table(sweep: Path, results: list[dict]) -> str:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: every model is loaded (and bad input refused) before anything is written."""
     # torch and Lightning are imported once the command line is checked: a typo is refused in a second
-    from lenetlab.config.validation import refusing_bad_input
+    from lenetlab.config.bad_input import refusing_bad_input
     from lenetlab.evaluate.scores import evaluate, write_evaluation
     from lenetlab.models.safe_checkpoint import CheckpointError
     from lenetlab.output.figures import save_figure

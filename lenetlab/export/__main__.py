@@ -18,7 +18,7 @@ from lenetlab.config.overrides import checks_command_line
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: the model and the test images are read (and bad input refused) before anything is written."""
     # torch and Lightning are imported once the command line is checked: a typo is refused in a second
-    from lenetlab.config.validation import refusing_bad_input
+    from lenetlab.config.bad_input import refusing_bad_input
     from lenetlab.export.onnx import ExportMismatch, export, mnist_test_pixels
     from lenetlab.models.safe_checkpoint import CheckpointError
     from lenetlab.trained import data_root_for, find_checkpoints, load_models

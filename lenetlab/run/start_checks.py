@@ -17,8 +17,9 @@ from hydra.utils import get_class, get_method, instantiate
 from omegaconf import DictConfig
 
 from lenetlab.config import ConfigError, refuse
+from lenetlab.config.bad_input import BAD_INPUT
 from lenetlab.config.sweeps import job_configs
-from lenetlab.config.validation import BAD_INPUT, require, validate
+from lenetlab.config.validation import require, validate
 from lenetlab.data.idx import IMAGES_MAGIC, check_idx_file
 from lenetlab.data.mnist import MNISTDataModule, default_data_root, ensure_mnist
 from lenetlab.models.classifier import Classifier

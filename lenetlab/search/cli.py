@@ -78,7 +78,7 @@ def search(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: a bad value stops with one line (exit 2); Ctrl-C leaves a resumable study (exit 130)."""
     # torch, Lightning and Optuna are imported once the command line is checked
-    from lenetlab.config.validation import BAD_INPUT
+    from lenetlab.config.bad_input import BAD_INPUT
     from lenetlab.run.precision import tf32_on_gpu
     from lenetlab.search.study import SearchStuck
 
