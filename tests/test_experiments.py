@@ -1,6 +1,6 @@
 """Every lab-report study is one `-m experiment=NAME` command.
 
-Each one runs, shortened, in the quick reproduction (``tests/test_reproduce.py``); here, what they compose to.
+Each one runs, shortened, in the quick reproduction (``tests/test_reproduce_command.py``); here, what they compose to.
 """
 
 import json
