@@ -1,5 +1,6 @@
-"""Shared fixtures: a small synthetic MNIST written as real IDX files, the real one, ways to run the CLI, and two
-sweeps trained on the synthetic one for the report's tests."""
+"""Shared fixtures: a small synthetic MNIST written as real IDX files, the real one, and ways to run the CLI.
+
+The report's tests share two trained sweeps, in ``report_sweeps.py``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from lenetlab.data.mnist import DATA_DIR_ENV, MNIST_FILES, default_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_DATA_ENV = "LENETLAB_REQUIRE_DATA"  # =1 (CI): the real-data tests fail instead of skipping without MNIST
+
+pytest_plugins = ["report_sweeps"]  # fixtures of the report's tests
 
 # Overrides that make a run take seconds on the synthetic data set.
 FAST = [
@@ -281,37 +284,3 @@ def python_m_in(cwd: Path, environment: dict[str, str], module: str, *args: str)
         for key, value in environment.items():
             patch.setenv(key, value)
         return python_m(patch, output, module, *args)
-
-
-@pytest.fixture(scope="session")
-def sweeps(fake_mnist, tmp_path_factory):
-    """Two sweeps on the synthetic data, made once per test process for the report's tests (test_report_summary.py
-    and test_report_figures.py), and in this process: their command lines are not what those tests are about.
-
-    filters 4 and 8 on cpu and on gpu (the gpu jobs fail where no CUDA device is visible), in
-    ``<cwd>/outputs/multirun/<date>/<time>``; and seeds 0 and 1 with 5x5 kernels, in ``<tmp>/sweep``.
-    """
-    cwd, seeds = tmp_path_factory.mktemp("filters"), tmp_path_factory.mktemp("seeds") / "sweep"
-    filters = python_m_in(cwd, data(fake_mnist), "lenetlab.train", "-m", *FAST, "model.filters=4,8",
-                          "trainer.accelerator=cpu,gpu")  # fmt: skip
-    output = filters.stdout + filters.stderr
-    assert "4 jobs, 2 finished" in output or "4 jobs, 4 finished" in output, output[-3000:]
-    overrides = ["model.filters=4", "model.kernel_size=5", "seed=0,1", f"hydra.sweep.dir={seeds}"]
-    result = python_m_in(seeds.parent, data(fake_mnist), "lenetlab.train", "-m", *FAST, *overrides)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (filters,) = (cwd / "outputs" / "multirun").glob("*/*")
-    return filters, seeds
-
-
-def data(fake_mnist) -> dict[str, str]:
-    return {DATA_DIR_ENV: str(fake_mnist), "MPLBACKEND": "Agg"}
-
-
-@pytest.fixture(scope="session")
-def filters_sweep(sweeps):
-    return sweeps[0]
-
-
-@pytest.fixture(scope="session")
-def seeds_sweep(sweeps):
-    return sweeps[1]

@@ -7,8 +7,9 @@ import statistics
 from pathlib import Path
 
 import pytest
-from conftest import FAST, data, python_m_in
+from conftest import FAST, python_m_in
 from PIL import Image
+from report_sweeps import data
 
 from lenetlab.output.figures import DPI
 from lenetlab.report.__main__ import main
