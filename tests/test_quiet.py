@@ -102,6 +102,16 @@ def test_the_sweep_summary_shows_errors_in_percent(tmp_path):
     ) == 1  # full precision
 
 
+def test_the_sweep_summary_lists_jobs_in_the_order_of_their_values_in_aligned_columns(tmp_path):
+    names = ["model.filters=128,trainer.accelerator=cpu", "model.filters=8,trainer.accelerator=cpu", "seed=2"]
+    for name in names:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        write_status(tmp_path / name, "finished", metrics={"best_val_error": 0.5})
+    lines = summarize(tmp_path)[0].splitlines()[1:]
+    assert [line.split()[1] for line in lines] == [names[1], names[0], names[2]]  # 8 before 128
+    assert len({line.index("best val error") for line in lines}) == 1  # a name over 40 characters widens the column
+
+
 def test_submitit_sacct_warnings_are_dropped_and_nothing_else(caplog, monkeypatch):
     """On a machine without SLURM accounting, submitit's status poll fails and warns; that one warning is dropped."""
     if shutil.which("sacct"):

@@ -10,6 +10,7 @@ KeyboardInterrupt, records the run and exits with 130.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -40,9 +41,21 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted({p.parent for p in Path(sweep_dir).glob("**/.hydra")})
 
 
+def in_value_order(name: str) -> list[tuple[int, float, str]]:
+    """A sort key for job names: their numbers as numbers (``model.filters=8`` before ``=16``), the rest as text."""
+    key = []
+    for part in re.split(r"([=,/])", name):
+        try:
+            key.append((0, float(part), ""))
+        except ValueError:
+            key.append((1, 0.0, part))
+    return key
+
+
 def summarize(sweep_dir: Path) -> tuple[str, int]:
-    """A one-screen table of the jobs of a sweep, and how many failed or never finished."""
-    lines, bad = [], 0
+    """A one-screen table of the jobs of a sweep, in the order of their values, and how many failed or never
+    finished."""
+    rows, bad = [], 0
     for job in job_dirs(sweep_dir):
         record = read_status(job) or {"status": "unfinished"}
         status = record["status"]
@@ -51,7 +64,10 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
         best = metrics.get("best_val_error")
         detail = f"best val error {percent(best)}" if isinstance(best, float) else record.get("reason", "")
         name = job.relative_to(sweep_dir).as_posix() if job != Path(sweep_dir) else "."
-        lines.append(f"  {status:<10} {name:<40} {detail}")
+        rows.append((status, name, detail))
+    rows.sort(key=lambda row: in_value_order(row[1]))
+    width = max([40, *(len(name) for _, name, _ in rows)])
+    lines = [f"  {status:<10} {name:<{width}} {detail}" for status, name, detail in rows]
     header = f"sweep {sweep_dir}: {len(lines)} jobs, {len(lines) - bad} finished or diverged, {bad} failed"
     return "\n".join([header, *lines]), bad
 
